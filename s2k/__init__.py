@@ -5,6 +5,7 @@ The public API (each function documents its units and conventions):
 * kernels: :func:`sample_kernel`, :func:`gaussian_kernel`, :func:`motion_kernel`, :func:`disk_kernel`
 * degradation: :func:`degrade` (``LR = (HR ⊛ k)[0::s, 0::s] + n``, rounded to 8 bits)
 * spectrum feature: :func:`spectrum_feature`
+* kernel estimation (S2K): :func:`estimate_kernel`
 * metrics: :func:`psnr_y`, :func:`ssim_y`, :func:`kernel_errors`
 * image I/O: :func:`read_image`, :func:`write_image`, :func:`load_kernel`, :func:`save_kernel`
 
@@ -14,6 +15,7 @@ to 1, centred on the middle pixel.
 
 from s2k.degradation import degrade
 from s2k.errors import S2KError
+from s2k.estimate import estimate_kernel
 from s2k.io import load_kernel, read_image, save_kernel, write_image
 from s2k.kernels import disk_kernel, gaussian_kernel, motion_kernel, sample_kernel
 from s2k.metrics import kernel_errors, psnr_y, ssim_y
@@ -26,6 +28,7 @@ __all__ = [
     "__version__",
     "degrade",
     "disk_kernel",
+    "estimate_kernel",
     "gaussian_kernel",
     "kernel_errors",
     "load_kernel",

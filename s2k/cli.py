@@ -158,6 +158,44 @@ def cmd_demo(args: argparse.Namespace) -> None:
         print(f"  wrote {outdir / name}")
 
 
+def cmd_estimate(args: argparse.Namespace) -> None:
+    from s2k.estimate import estimate_kernel
+    from s2k.io import read_image, save_kernel
+    from s2k.viz import save_kernel_png
+
+    out = _out_path(args.output, (".npy",), "output")
+    png = _out_path(args.png, (".png",), "--png")
+    image = read_image(args.image)
+    t0 = time.perf_counter()
+    k = estimate_kernel(image, args.scale, args.family, weights=args.weights, resolve_flip=not args.no_flip)
+    dt = time.perf_counter() - t0
+    save_kernel(out, k)
+    if png:
+        save_kernel_png(png, k)
+    print(f"{args.image}: {args.family} kernel {k.shape[0]}×{k.shape[1]} at ×{args.scale} "
+          f"({1000 * dt:.0f} ms) -> {out}")
+
+
+def cmd_train_estimator(args: argparse.Namespace) -> None:
+    from s2k.train.estimator import EstimatorTrainConfig, train_estimator
+    from s2k.train.options import dataclass_from_args
+
+    cfg = dataclass_from_args(EstimatorTrainConfig, args)
+    summary = train_estimator(cfg, args.out, resume=args.resume, progress=not args.quiet)
+    print(f"done: iteration {summary['iteration']}, best mean val D_v {summary['best_dv_mean']:.6f}, "
+          f"{summary['wall_s']:.0f} s")
+
+
+def cmd_train_export(args: argparse.Namespace) -> None:
+    from s2k.train.estimator import export_estimator
+
+    _out_path(args.output, (".safetensors",), "output")
+    if not Path(args.checkpoint).is_file():
+        raise S2KError(f"{args.checkpoint}: no such checkpoint")
+    meta = export_estimator(args.checkpoint, args.output, half=not args.float32)
+    print(f"{meta['family']} estimator (iteration {meta['training']['iteration']}) -> {args.output}")
+
+
 # ------------------------------------------------------------------------------------------------ parser
 def build_parser() -> argparse.ArgumentParser:
     """The ``s2k`` argument parser (one sub-command per job)."""
@@ -198,6 +236,36 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--size", type=_positive_int, default=256, help="side of the spectrum map (default 256)")
     sp.add_argument("--npy", help="also save the raw feature (.npy)")
 
+    sp = add("estimate", cmd_estimate, "Estimate the blur kernel of an LR image from its amplitude spectrum.")
+    sp.add_argument("image", help="LR input image (any size, grey or colour)")
+    sp.add_argument("-s", "--scale", type=_scale, required=True, help="SR scale factor the kernel is for")
+    sp.add_argument("--family", choices=FAMILIES, default="gaussian", help="kernel family (default gaussian)")
+    sp.add_argument("-o", "--output", required=True, help="output kernel (.npy, HR pixels, sum 1)")
+    sp.add_argument("--png", help="also write a magnified picture of the kernel (.png)")
+    sp.add_argument("--weights", help="estimator weights (.safetensors) instead of the shipped ones")
+    sp.add_argument("--no-flip", action="store_true",
+                    help="motion: keep the network's orientation instead of resolving the 180° ambiguity")
+
+    sp = add("train", lambda a: None, "Train networks (estimator) and export their weights.")
+    tsub = sp.add_subparsers(dest="what", required=True, parser_class=_Parser, metavar="WHAT")
+    tp = tsub.add_parser("estimator", help="train a Spectrum-to-Kernel estimator (CGAN)",
+                         description="Train a Spectrum-to-Kernel estimator (paper loss and optimiser). "
+                         "Resumable; run under torchrun for DistributedDataParallel.")
+    tp.set_defaults(func=cmd_train_estimator)
+    tp.add_argument("--out", required=True, help="run folder (checkpoints, logs)")
+    tp.add_argument("--resume", action="store_true", help="continue the run in --out")
+    tp.add_argument("--quiet", action="store_true", help="no progress bar")
+    from s2k.train.estimator import EstimatorTrainConfig
+    from s2k.train.options import add_dataclass_arguments
+
+    add_dataclass_arguments(tp, EstimatorTrainConfig)
+    ep = tsub.add_parser("export", help="export a run's generator as shippable weights",
+                         description="Export a run checkpoint's generator (fp16 safetensors + metadata).")
+    ep.set_defaults(func=cmd_train_export)
+    ep.add_argument("checkpoint", help="run checkpoint (best.safetensors or last.safetensors)")
+    ep.add_argument("-o", "--output", required=True, help="weight file to write (.safetensors)")
+    ep.add_argument("--float32", action="store_true", help="keep float32 weights (default fp16)")
+
     sp = add("demo", cmd_demo, "Degrade the bundled sample (or --image) with a random kernel and write the "
              "LR image, the kernel and the spectrum pictures.")
     sp.add_argument("--image", help="HR image (default: the bundled sample)")
@@ -217,7 +285,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.func(args)
     except S2KError as exc:
         message = " ".join(str(exc).split())  # always one line
-        print(f"s2k {args.command}: error: {message}", file=sys.stderr)
+        what = f"{args.command} {args.what}" if getattr(args, "what", None) else args.command
+        print(f"s2k {what}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"s2k {args.command}: interrupted", file=sys.stderr)

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
+
+# One thread: tiny tensors gain nothing from more, and OpenMP threads that spin against other busy
+# processes (a training run beside the tests) can slow small ops down a hundredfold.
+torch.set_num_threads(1)
 
 
 def textured_image(h: int, w: int, channels: int = 3, seed: int = 0) -> np.ndarray:

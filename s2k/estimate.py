@@ -1,0 +1,141 @@
+"""Kernel estimation: the inference side of the Spectrum-to-Kernel estimator.
+
+:func:`estimate_kernel` takes an LR image of any size (grey or colour, 0..255), computes the spectrum
+feature at the model's input size, runs the generator conditioned on the scale, and recovers the kernel
+from the kernel map (:func:`s2k.nets.generator.map_to_kernel`). Weights are read from safetensors files
+only (never unpickled); the shipped ones live in ``s2k/weights/`` with a model card each.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from s2k.checkpoint import load_checkpoint, read_metadata
+from s2k.color import as_hwc
+from s2k.degradation import check_scale
+from s2k.errors import S2KError
+from s2k.kernels import FAMILIES, KERNEL_SIZES
+from s2k.nets.generator import GeneratorConfig, KernelGenerator, map_to_kernel
+from s2k.spectrum import spectrum_feature_torch
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+
+
+def default_weights(family: str) -> Path:
+    """Path of the shipped estimator weights of a family (``s2k/weights/estimator-<family>.safetensors``)."""
+    return WEIGHTS_DIR / f"estimator-{family}.safetensors"
+
+
+@dataclass
+class KernelEstimator:
+    """A generator with what it needs to run: family (kernel size), trained scales, spectrum size."""
+
+    generator: KernelGenerator
+    family: str
+    scales: tuple[int, ...]
+    meta: dict[str, Any]
+
+    @property
+    def kernel_size(self) -> int:
+        return KERNEL_SIZES[self.family]
+
+    @property
+    def spectrum_size(self) -> int:
+        return self.generator.config.input_size
+
+    @torch.no_grad()
+    def estimate_batch(self, lr: torch.Tensor, scale: int) -> torch.Tensor:
+        """Kernels (B×k×k, float64, sum 1) of a B×C×H×W batch of LR images in 0..255, all at ``scale``."""
+        if scale not in self.scales:
+            shown = ", ".join(f"×{s}" for s in self.scales)
+            raise S2KError(f"the {self.family} estimator is trained for {shown}, not ×{scale}")
+        dev = next(self.generator.parameters()).device
+        spec = spectrum_feature_torch(lr.to(dev), size=self.spectrum_size)
+        cond = torch.full((lr.shape[0], 1), float(scale), device=dev)
+        was_training = self.generator.training
+        self.generator.eval()
+        try:
+            kmap = self.generator(spec, cond).float()
+        finally:
+            self.generator.train(was_training)
+        return map_to_kernel(kmap, self.kernel_size).cpu()
+
+    def estimate(self, image: np.ndarray, scale: int) -> np.ndarray:
+        """The kernel (k×k float64, sum 1, HR pixels) of one LR image (H×W or H×W×C, 0..255)."""
+        im = as_hwc(np.asarray(image, dtype=np.float32))
+        t = torch.from_numpy(np.ascontiguousarray(im.transpose(2, 0, 1)))[None]
+        return self.estimate_batch(t, scale)[0].numpy()
+
+
+def load_estimator(path: str | Path, device: str = "cpu") -> KernelEstimator:
+    """Load an estimator from a safetensors weight file (its metadata holds family, scales and shape)."""
+    path = Path(path)
+    if not path.is_file():
+        raise S2KError(f"{path}: no such weight file")
+    meta = read_metadata(path)
+    if meta.get("kind") != "s2k-estimator":
+        raise S2KError(f"{path}: not an s2k estimator weight file")
+    gen = KernelGenerator(GeneratorConfig(**meta["generator"]))
+    load_checkpoint(path, {"G": gen})
+    gen.to(device).eval()
+    return KernelEstimator(gen, meta["family"], tuple(meta["scales"]), meta)
+
+
+@functools.lru_cache(maxsize=8)
+def _shipped(family: str) -> KernelEstimator:
+    path = default_weights(family)
+    if not path.is_file():
+        raise S2KError(f"no shipped estimator weights for the {family} family ({path.name} is missing)")
+    return load_estimator(path)
+
+
+def get_estimator(family: str = "gaussian", weights: str | Path | None = None) -> KernelEstimator:
+    """The shipped estimator of ``family`` (cached), or the one in ``weights``."""
+    if family not in FAMILIES:
+        raise S2KError(f"unknown family {family!r}; choose from {', '.join(FAMILIES)}")
+    if weights is not None:
+        est = load_estimator(weights)
+        if est.family != family:
+            raise S2KError(f"{weights} holds a {est.family} estimator, not {family}")
+        return est
+    return _shipped(family)
+
+
+def estimate_kernel(
+    image: np.ndarray,
+    scale: int,
+    family: str = "gaussian",
+    *,
+    weights: str | Path | None = None,
+    resolve_flip: bool = True,
+) -> np.ndarray:
+    """Estimate the blur kernel of an LR image from its amplitude spectrum (the S2K estimator).
+
+    Args:
+        image: LR image, H×W or H×W×C (grey, RGB, RGBA), 0..255; any size.
+        scale: the integer factor between the HR image the kernel acts on and this LR image.
+        family: ``gaussian``, ``motion`` or ``disk`` (one model per family).
+        weights: a weight file to use instead of the shipped one.
+        resolve_flip: for motion kernels, choose between the estimate and its 180° rotation (which
+            the amplitude spectrum cannot tell apart) with :func:`s2k.flip.resolve_flip`.
+
+    Returns:
+        The kernel in HR pixels: float64, ≥ 0, sum 1, the family's odd size, centred.
+    """
+    scale = check_scale(scale)
+    arr = np.asarray(image)
+    if arr.ndim not in (2, 3) or min(arr.shape[:2]) < 8:
+        raise S2KError(f"expected an H×W(×C) image at least 8×8 pixels, got shape {arr.shape}")
+    est = get_estimator(family, weights)
+    k = est.estimate(arr, scale)
+    if resolve_flip and family == "motion":
+        from s2k.flip import resolve_flip as _resolve
+
+        k = _resolve(arr, k, scale)
+    return k

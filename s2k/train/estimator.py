@@ -1,0 +1,323 @@
+"""Training of the Spectrum-to-Kernel estimator: the paper's conditional GAN (§3.3, Eq. 11-12).
+
+Generator loss ``λ1·|map − G(s)|₁ + λ2·(D(s; G(s)) − 1)² + λ3·TV(G(s))`` with λ = (100, 1, 1), LSGAN
+discriminator loss ``D(s; G(s))² + (D(s; map) − 1)²``, Adam β = (0.5, 0.999), lr 1e-3 (all defaults of
+:class:`EstimatorTrainConfig`). Data are made on the fly (:mod:`s2k.data`) in DataLoader workers.
+
+A run folder holds ``config.json``, ``log.csv`` (losses), ``val.csv`` (D_v / D_s per scale on the fixed
+validation set), ``last.safetensors`` (everything needed to resume: networks, optimizers, iteration) and
+``best.safetensors`` (the generator with the lowest mean validation D_v). ``--device cuda`` trains with
+bf16 autocast; under ``torchrun`` it trains with DistributedDataParallel (one process per GPU, or gloo on
+CPU). Export a run's generator for shipping with :func:`export_estimator`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from s2k.checkpoint import load_checkpoint, read_metadata, save_checkpoint
+from s2k.data import BatchConfig, EstimatorBatches, load_hr_pool, make_synthetic_set
+from s2k.errors import S2KError
+from s2k.estimate import KernelEstimator
+from s2k.kernels import FAMILIES
+from s2k.losses import gan_loss, tv_loss
+from s2k.metrics import kernel_errors
+from s2k.nets.discriminator import PatchDiscriminator
+from s2k.nets.generator import GeneratorConfig, KernelGenerator, count_parameters, kernel_to_map
+
+SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+DEFAULT_TRAIN_DIRS = (
+    str(SHARED_DATA / "train" / "BSDS500_train"),
+    str(SHARED_DATA / "train" / "BSDS500_test"),
+)
+DEFAULT_VAL_DIR = str(SHARED_DATA / "test" / "BSD100")
+
+
+@dataclass(frozen=True)
+class EstimatorTrainConfig:
+    """Everything a training run depends on; the defaults are the paper's loss and optimiser."""
+
+    family: str = "gaussian"
+    scales: tuple[int, ...] = (2, 3, 4)
+    train_dirs: tuple[str, ...] = DEFAULT_TRAIN_DIRS
+    val_dir: str = DEFAULT_VAL_DIR  # "" disables validation
+    val_count: int = 50
+    val_seed: int = 0
+    val_every: int = 500
+    iterations: int = 20000
+    batch_size: int = 32
+    lr: float = 1e-3
+    beta1: float = 0.5
+    beta2: float = 0.999
+    lr_schedule: str = "constant"  # or "cosine" (to 1 % of lr at the last iteration)
+    lambda_l1: float = 100.0
+    lambda_adv: float = 1.0
+    lambda_tv: float = 1.0
+    gan_mode: str = "lsgan"
+    spectrum_size: int = 64
+    depth: int = 5
+    width: int = 32
+    max_width: int = 256
+    skips: bool = True
+    disc_width: int = 32
+    disc_layers: int = 3
+    lr_size_min: int = 48
+    lr_size_max: int = 160
+    noise_max: float = 0.0
+    pool_limit: int = 0  # 0: every training image
+    seed: int = 0
+    workers: int = 1
+    threads: int = 0  # 0: torch's default
+    device: str = "cpu"
+    amp: bool = True  # bf16 autocast, CUDA only
+    log_every: int = 50
+    checkpoint_every: int = 500
+
+    def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise S2KError(f"unknown family {self.family!r}; choose from {', '.join(FAMILIES)}")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise S2KError(f"lr_schedule must be constant or cosine, got {self.lr_schedule!r}")
+
+    def generator_config(self) -> GeneratorConfig:
+        return GeneratorConfig(self.spectrum_size, self.depth, self.width, self.max_width, self.skips, 1)
+
+    def batch_config(self) -> BatchConfig:
+        return BatchConfig(
+            self.family,
+            self.scales,
+            self.batch_size,
+            (self.lr_size_min, self.lr_size_max),
+            self.spectrum_size,
+            (0.0, self.noise_max),
+        )
+
+
+def config_from_dict(d: dict[str, Any]) -> EstimatorTrainConfig:
+    names = {f.name for f in fields(EstimatorTrainConfig)}
+    vals = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in names}
+    return EstimatorTrainConfig(**vals)
+
+
+def _lr_at(cfg: EstimatorTrainConfig, it: int) -> float:
+    if cfg.lr_schedule == "cosine":
+        return cfg.lr * (
+            0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(it, cfg.iterations) / cfg.iterations))
+        )
+    return cfg.lr
+
+
+def validate(estimator: KernelEstimator, val_sets: dict[int, list]) -> dict[str, float]:
+    """Mean D_v, D_s and D_v up to the flip per scale on the validation sets (and their mean D_v)."""
+    out: dict[str, float] = {}
+    for s, items in val_sets.items():
+        errs = [kernel_errors(estimator.estimate(it.lr, s), it.kernel) for it in items]
+        out[f"dv_x{s}"] = float(np.mean([e.dv for e in errs]))
+        out[f"ds_x{s}"] = float(np.mean([e.ds for e in errs]))
+        out[f"dv_flip_x{s}"] = float(np.mean([e.dv_flip for e in errs]))
+    if val_sets:
+        out["dv_mean"] = float(np.mean([out[f"dv_x{s}"] for s in val_sets]))
+    return out
+
+
+def _append_csv(path: Path, row: dict[str, Any]) -> None:
+    new = not path.exists()
+    with path.open("a", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(row))
+        if new:
+            w.writeheader()
+        w.writerow(row)
+
+
+def train_estimator(
+    cfg: EstimatorTrainConfig, out: str | Path, resume: bool = False, progress: bool = True
+) -> dict[str, Any]:
+    """Train (or resume) an estimator run in folder ``out``; returns the final summary."""
+    out = Path(out)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    device = torch.device(cfg.device)
+    if world > 1:
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(device)
+    main = rank == 0
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+
+    last = out / "last.safetensors"
+    if last.exists() and not resume:
+        raise S2KError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    if resume and last.exists():  # the run's own configuration wins; only the iteration target may grow
+        cfg = config_from_dict({**read_metadata(last)["config"], "iterations": cfg.iterations})
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
+
+    G = KernelGenerator(cfg.generator_config()).to(device)
+    D = PatchDiscriminator(2, cfg.disc_width, cfg.disc_layers).to(device)
+    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    start, best, wall_before = 0, float("inf"), 0.0
+    if resume and last.exists():
+        meta = load_checkpoint(last, {"G": G, "D": D}, {"G": opt_g, "D": opt_d})
+        start, best, wall_before = meta["iteration"], meta.get("best", float("inf")), meta.get("wall_s", 0.0)
+    if world > 1:
+        ids = [device.index] if device.type == "cuda" else None
+        G = DistributedDataParallel(G, device_ids=ids)
+        D = DistributedDataParallel(D, device_ids=ids)
+    g_plain: KernelGenerator = getattr(G, "module", G)
+
+    pool = load_hr_pool(cfg.train_dirs, cfg.pool_limit or None, progress=progress and main)
+    stream = EstimatorBatches(pool, cfg.batch_config(), cfg.seed, rank=rank, start=start)
+    loader = DataLoader(
+        stream,
+        batch_size=None,
+        num_workers=cfg.workers,
+        persistent_workers=cfg.workers > 0,
+        prefetch_factor=4 if cfg.workers > 0 else None,
+    )
+    val_sets = {}
+    if main and cfg.val_dir:
+        val_sets = {
+            s: make_synthetic_set(cfg.val_dir, cfg.family, s, cfg.val_count, cfg.val_seed) for s in cfg.scales
+        }
+    estimator = KernelEstimator(g_plain, cfg.family, cfg.scales, {})
+    amp = cfg.amp and device.type == "cuda"
+
+    def save(path: Path, it: int, with_opt: bool, extra: dict[str, Any]) -> None:
+        meta = {
+            "kind": "s2k-estimator-run",
+            "config": asdict(cfg),
+            "iteration": it,
+            "best": best,
+            "wall_s": wall_before + time.time() - t0,
+            **extra,
+        }
+        if with_opt:
+            save_checkpoint(path, {"G": G, "D": D}, {"G": opt_g, "D": opt_d}, meta)
+        else:
+            save_checkpoint(path, {"G": G}, None, meta)
+
+    if main:
+        print(
+            f"estimator {cfg.family} ×{','.join(map(str, cfg.scales))}: G {count_parameters(g_plain):,} "
+            f"params, D {count_parameters(getattr(D, 'module', D)):,}; {len(pool)} HR images; "
+            f"iterations {start} -> {cfg.iterations} on {device}"
+        )
+    t0 = time.time()
+    it = start
+    bar = tqdm(total=cfg.iterations, initial=start, disable=not (progress and main), desc="train", unit="it")
+    G.train()
+    D.train()
+    data = iter(loader)
+    try:
+        while it < cfg.iterations:
+            batch = next(data)
+            spec = batch.spectrum.to(device, non_blocking=True)
+            cond = batch.scale.to(device)
+            target = kernel_to_map(batch.kernel.to(device), cfg.spectrum_size)
+            lr = _lr_at(cfg, it)
+            for opt in (opt_g, opt_d):
+                for group in opt.param_groups:
+                    group["lr"] = lr
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                fake = G(spec, cond)
+                # discriminator: fake and real in one forward (instance norm is per sample)
+                scores = D(torch.cat([spec, spec]), torch.cat([fake.detach(), target]))
+            d_fake, d_real = scores.float().chunk(2)
+            loss_d = gan_loss(d_fake, False, cfg.gan_mode) + gan_loss(d_real, True, cfg.gan_mode)
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                score_g = D(spec, fake)
+            fake32 = fake.float()
+            l1 = (fake32 - target).abs().mean()
+            adv = gan_loss(score_g.float(), True, cfg.gan_mode)
+            tv = tv_loss(fake32)
+            loss_g = cfg.lambda_l1 * l1 + cfg.lambda_adv * adv + cfg.lambda_tv * tv
+            opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            opt_g.step()
+            it += 1
+            bar.update(1)
+            if not main:
+                continue
+            if it % cfg.log_every == 0 or it == cfg.iterations:
+                row = {
+                    "iteration": it,
+                    "wall_s": round(wall_before + time.time() - t0, 1),
+                    "lr": lr,
+                    "loss_g": loss_g.item(),
+                    "l1": l1.item(),
+                    "adv": adv.item(),
+                    "tv": tv.item(),
+                    "loss_d": loss_d.item(),
+                }
+                _append_csv(out / "log.csv", row)
+                bar.set_postfix(l1=f"{l1.item():.4f}", d=f"{loss_d.item():.3f}")
+            if val_sets and (it % cfg.val_every == 0 or it == cfg.iterations):
+                res = validate(estimator, val_sets)
+                _append_csv(
+                    out / "val.csv",
+                    {
+                        "iteration": it,
+                        "wall_s": round(wall_before + time.time() - t0, 1),
+                        **{k: f"{v:.6g}" for k, v in res.items()},
+                    },
+                )
+                bar.write(f"[{it}] " + " ".join(f"{k}={v:.6f}" for k, v in res.items() if k.startswith("dv")))
+                if res["dv_mean"] < best:
+                    best = res["dv_mean"]
+                    save(out / "best.safetensors", it, False, {"val": res})
+            if it % cfg.checkpoint_every == 0 or it == cfg.iterations:
+                save(last, it, True, {})
+    finally:
+        bar.close()
+        if world > 1:
+            dist.destroy_process_group()
+    return {"iteration": it, "best_dv_mean": best, "wall_s": wall_before + time.time() - t0}
+
+
+def export_estimator(
+    checkpoint: str | Path, output: str | Path, half: bool = True, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Write a run's generator as a shippable weight file (fp16 by default) with its metadata."""
+    run_meta = read_metadata(checkpoint)
+    if run_meta.get("kind") != "s2k-estimator-run":
+        raise S2KError(f"{checkpoint}: not an s2k estimator run checkpoint")
+    cfg = config_from_dict(run_meta["config"])
+    G = KernelGenerator(cfg.generator_config())
+    load_checkpoint(checkpoint, {"G": G}, strict=True)
+    meta = {
+        "kind": "s2k-estimator",
+        "family": cfg.family,
+        "scales": list(cfg.scales),
+        "generator": cfg.generator_config().to_dict(),
+        "training": {
+            "iteration": run_meta["iteration"],
+            "wall_s": run_meta.get("wall_s"),
+            "config": run_meta["config"],
+            "val": run_meta.get("val"),
+        },
+        **(extra or {}),
+    }
+    save_checkpoint(output, {"G": G}, None, meta, dtype=torch.float16 if half else None)
+    return meta
