@@ -8,6 +8,7 @@ checked before any work, and every output is written atomically.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -176,22 +177,75 @@ def cmd_estimate(args: argparse.Namespace) -> None:
           f"({1000 * dt:.0f} ms) -> {out}")
 
 
+def cmd_sr(args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from s2k.io import list_images, read_image, save_kernel, write_image
+    from s2k.pipeline import super_resolve
+
+    src = Path(args.image)
+    kernel = _load_user_kernel(args.kernel) if args.kernel else None
+    if src.is_dir():
+        jobs = [(p, Path(args.output) / f"{p.stem}.png") for p in list_images(src)]
+        if Path(args.output).exists() and not Path(args.output).is_dir():
+            raise S2KError(f"output {args.output!r} must be a folder when the input is a folder")
+        if args.save_kernel:
+            raise S2KError("--save-kernel takes one image; with a folder, kernels go next to the SR images")
+    else:
+        jobs = [(src, _out_path(args.output, IMAGE_EXTS, "output"))]
+    kout = _out_path(args.save_kernel, (".npy",), "--save-kernel")
+    for path, out in tqdm(jobs, desc="super-resolving", disable=len(jobs) < 2, unit="image"):
+        lr = read_image(path)
+        t0 = time.perf_counter()
+        res = super_resolve(lr, args.scale, kernel, family=args.family, prior=args.prior, noise=args.noise,
+                            tile=args.tile)
+        dt = time.perf_counter() - t0
+        write_image(out, res.image)
+        if kout:
+            save_kernel(kout, res.kernel)
+        elif len(jobs) > 1 and res.kernel_estimated:
+            save_kernel(out.with_suffix(".kernel.npy"), res.kernel)
+        how = f"estimated {args.family} kernel" if res.kernel_estimated else "given kernel"
+        msg = f"{path.name}: ×{args.scale} with the {how}, {dt:.1f} s -> {out}"
+        tqdm.write(msg)
+
+
 def cmd_train_estimator(args: argparse.Namespace) -> None:
     from s2k.train.estimator import EstimatorTrainConfig, train_estimator
     from s2k.train.options import dataclass_from_args
 
     cfg = dataclass_from_args(EstimatorTrainConfig, args)
     summary = train_estimator(cfg, args.out, resume=args.resume, progress=not args.quiet)
-    print(f"done: iteration {summary['iteration']}, best mean val D_v {summary['best_dv_mean']:.6f}, "
-          f"{summary['wall_s']:.0f} s")
+    if int(os.environ.get("RANK", "0")) == 0:
+            print(f"done: iteration {summary['iteration']}, best mean val D_v {summary['best_dv_mean']:.6f}, "
+              f"{summary['wall_s']:.0f} s")
+
+
+def cmd_train_denoiser(args: argparse.Namespace) -> None:
+    from s2k.train.denoiser import DenoiserTrainConfig, train_denoiser
+    from s2k.train.options import dataclass_from_args
+
+    cfg = dataclass_from_args(DenoiserTrainConfig, args)
+    summary = train_denoiser(cfg, args.out, resume=args.resume, progress=not args.quiet)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"done: {summary}")
 
 
 def cmd_train_export(args: argparse.Namespace) -> None:
-    from s2k.train.estimator import export_estimator
+    from s2k.checkpoint import read_metadata
 
     _out_path(args.output, (".safetensors",), "output")
     if not Path(args.checkpoint).is_file():
         raise S2KError(f"{args.checkpoint}: no such checkpoint")
+    kind = read_metadata(args.checkpoint).get("kind")
+    if kind == "s2k-denoiser-run":
+        from s2k.train.denoiser import export_denoiser
+
+        export_denoiser(args.checkpoint, args.output, half=not args.float32)
+        print(f"denoiser -> {args.output}")
+        return
+    from s2k.train.estimator import export_estimator
+
     meta = export_estimator(args.checkpoint, args.output, half=not args.float32)
     print(f"{meta['family']} estimator (iteration {meta['training']['iteration']}) -> {args.output}")
 
@@ -246,6 +300,20 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--no-flip", action="store_true",
                     help="motion: keep the network's orientation instead of resolving the 180° ambiguity")
 
+    sp = add("sr", cmd_sr, "Super-resolve an LR image (or a folder): blind, or with --kernel.")
+    sp.add_argument("image", help="LR image, or a folder of LR images")
+    sp.add_argument("-s", "--scale", type=_scale, required=True, help="integer scale factor")
+    sp.add_argument("-o", "--output", required=True, help="SR image (or folder, for a folder input)")
+    sp.add_argument("--kernel", help="known kernel (.npy, HR pixels): non-blind SR")
+    sp.add_argument("--family", choices=FAMILIES, default="gaussian",
+                    help="kernel family for the estimator when no --kernel is given (default gaussian)")
+    sp.add_argument("--backend", choices=("pnp",), default="pnp", help="SR backend (default pnp)")
+    sp.add_argument("--prior", choices=("learned", "tv"), default="learned",
+                    help="pnp prior: the shipped learned denoiser or total variation (default learned)")
+    sp.add_argument("--save-kernel", help="save the kernel used (.npy)")
+    sp.add_argument("--noise", type=_nonneg_float, default=0.0, help="noise σ of the LR image, 0..255")
+    sp.add_argument("--tile", type=_positive_int, help="LR tile side for large images (default 512)")
+
     sp = add("train", lambda a: None, "Train networks (estimator) and export their weights.")
     tsub = sp.add_subparsers(dest="what", required=True, parser_class=_Parser, metavar="WHAT")
     tp = tsub.add_parser("estimator", help="train a Spectrum-to-Kernel estimator (CGAN)",
@@ -259,8 +327,19 @@ def build_parser() -> argparse.ArgumentParser:
     from s2k.train.options import add_dataclass_arguments
 
     add_dataclass_arguments(tp, EstimatorTrainConfig)
-    ep = tsub.add_parser("export", help="export a run's generator as shippable weights",
-                         description="Export a run checkpoint's generator (fp16 safetensors + metadata).")
+    dp = tsub.add_parser("denoiser", help="train the pnp backend's Gaussian denoiser",
+                         description="Train the plug-and-play prior: a noise-level-conditioned denoiser. "
+                         "Resumable; run under torchrun for DistributedDataParallel.")
+    dp.set_defaults(func=cmd_train_denoiser)
+    dp.add_argument("--out", required=True, help="run folder (checkpoints, logs)")
+    dp.add_argument("--resume", action="store_true", help="continue the run in --out")
+    dp.add_argument("--quiet", action="store_true", help="no progress bar")
+    from s2k.train.denoiser import DenoiserTrainConfig
+
+    add_dataclass_arguments(dp, DenoiserTrainConfig)
+    ep = tsub.add_parser("export", help="export a run's network as shippable weights",
+                         description="Export a run checkpoint's network (estimator generator or denoiser) as "
+                         "fp16 safetensors with metadata.")
     ep.set_defaults(func=cmd_train_export)
     ep.add_argument("checkpoint", help="run checkpoint (best.safetensors or last.safetensors)")
     ep.add_argument("-o", "--output", required=True, help="weight file to write (.safetensors)")

@@ -146,3 +146,16 @@ def test_flip_is_resolved_for_an_asymmetric_kernel():
     np.testing.assert_array_equal(resolve_flip(lr, k, 2), k)
     sym = sample_kernels("gaussian", 1, 0)[0]
     np.testing.assert_array_equal(resolve_flip(lr, sym, 2), sym)  # centrosymmetric: unchanged
+
+
+def test_flip_invariant_l1():
+    from s2k.train.estimator import map_l1
+
+    k = torch.from_numpy(sample_kernels("motion", 2, seed=1))
+    target = kernel_to_map(k, 32)
+    flipped = target.flip(-2, -1)
+    assert map_l1(flipped, target, True) == 0
+    assert map_l1(flipped, target, False) > 0
+    sym = kernel_to_map(torch.from_numpy(sample_kernels("gaussian", 2, seed=1)), 32)
+    noisy = sym + 0.01 * torch.randn_like(sym)
+    torch.testing.assert_close(map_l1(noisy, sym, True), map_l1(noisy, sym, False))

@@ -1,6 +1,7 @@
 """Training of the Spectrum-to-Kernel estimator: the paper's conditional GAN (§3.3, Eq. 11-12).
 
-Generator loss ``λ1·|map − G(s)|₁ + λ2·(D(s; G(s)) − 1)² + λ3·TV(G(s))`` with λ = (100, 1, 1), LSGAN
+Generator loss ``λ1·|map − G(s)|₁ + λ2·(D(s; G(s)) − 1)² + λ3·TV(G(s))`` with λ = (100, 1, 1) (the L1 term
+taken up to the 180° flip, :func:`map_l1`, an s2k change measured on motion kernels), LSGAN
 discriminator loss ``D(s; G(s))² + (D(s; map) − 1)²``, Adam β = (0.5, 0.999), lr 1e-3 (all defaults of
 :class:`EstimatorTrainConfig`). Data are made on the fly (:mod:`s2k.data`) in DataLoader workers.
 
@@ -13,12 +14,8 @@ CPU). Export a run's generator for shipping with :func:`export_estimator`.
 
 from __future__ import annotations
 
-import csv
-import json
-import math
-import os
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +35,8 @@ from s2k.losses import gan_loss, tv_loss
 from s2k.metrics import kernel_errors
 from s2k.nets.discriminator import PatchDiscriminator
 from s2k.nets.generator import GeneratorConfig, KernelGenerator, count_parameters, kernel_to_map
+from s2k.train.common import append_csv, lr_at, prepare_run, setup_distributed
+from s2k.train.common import config_from_dict as _config_from_dict
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 DEFAULT_TRAIN_DIRS = (
@@ -67,6 +66,7 @@ class EstimatorTrainConfig:
     lambda_l1: float = 100.0
     lambda_adv: float = 1.0
     lambda_tv: float = 1.0
+    flip_invariant_l1: bool = True  # L1 to the nearer of the target map and its 180° rotation
     gan_mode: str = "lsgan"
     spectrum_size: int = 64
     depth: int = 5
@@ -108,17 +108,27 @@ class EstimatorTrainConfig:
 
 
 def config_from_dict(d: dict[str, Any]) -> EstimatorTrainConfig:
-    names = {f.name for f in fields(EstimatorTrainConfig)}
-    vals = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in names}
-    return EstimatorTrainConfig(**vals)
+    """Rebuild the config from its JSON form."""
+    return _config_from_dict(EstimatorTrainConfig, d)
+
+
+def map_l1(fake: torch.Tensor, target: torch.Tensor, flip_invariant: bool) -> torch.Tensor:
+    """Mean L1 between kernel maps; with ``flip_invariant``, per sample the smaller of the L1 to the target
+    and to its 180° rotation.
+
+    The amplitude spectrum cannot tell a kernel from its 180° rotation, so for non-centrosymmetric (motion)
+    kernels the plain L1 asks for the impossible and is minimised by a blurred mix of both orientations;
+    the flip-invariant L1 lets the network commit to one orientation, and :mod:`s2k.flip` picks the right
+    one afterwards from the phase. For centrosymmetric kernels (Gaussian, disk) both are the same loss.
+    """
+    err = (fake - target).abs().mean(dim=(1, 2, 3))
+    if flip_invariant:
+        err = torch.minimum(err, (fake - target.flip(-2, -1)).abs().mean(dim=(1, 2, 3)))
+    return err.mean()
 
 
 def _lr_at(cfg: EstimatorTrainConfig, it: int) -> float:
-    if cfg.lr_schedule == "cosine":
-        return cfg.lr * (
-            0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(it, cfg.iterations) / cfg.iterations))
-        )
-    return cfg.lr
+    return lr_at(cfg.lr, cfg.lr_schedule, it, cfg.iterations)
 
 
 def validate(estimator: KernelEstimator, val_sets: dict[int, list]) -> dict[str, float]:
@@ -134,41 +144,19 @@ def validate(estimator: KernelEstimator, val_sets: dict[int, list]) -> dict[str,
     return out
 
 
-def _append_csv(path: Path, row: dict[str, Any]) -> None:
-    new = not path.exists()
-    with path.open("a", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(row))
-        if new:
-            w.writeheader()
-        w.writerow(row)
-
-
 def train_estimator(
     cfg: EstimatorTrainConfig, out: str | Path, resume: bool = False, progress: bool = True
 ) -> dict[str, Any]:
     """Train (or resume) an estimator run in folder ``out``; returns the final summary."""
     out = Path(out)
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    device = torch.device(cfg.device)
-    if world > 1:
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-        if device.type == "cuda":
-            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-            torch.cuda.set_device(device)
+    world, rank, device = setup_distributed(cfg.device)
     main = rank == 0
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
 
     last = out / "last.safetensors"
-    if last.exists() and not resume:
-        raise S2KError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
-    if resume and last.exists():  # the run's own configuration wins; only the iteration target may grow
-        cfg = config_from_dict({**read_metadata(last)["config"], "iterations": cfg.iterations})
-    if main:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
+    cfg = prepare_run(out, cfg, resume, main)
 
     G = KernelGenerator(cfg.generator_config()).to(device)
     D = PatchDiscriminator(2, cfg.disc_width, cfg.disc_layers).to(device)
@@ -249,7 +237,7 @@ def train_estimator(
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 score_g = D(spec, fake)
             fake32 = fake.float()
-            l1 = (fake32 - target).abs().mean()
+            l1 = map_l1(fake32, target, cfg.flip_invariant_l1)
             adv = gan_loss(score_g.float(), True, cfg.gan_mode)
             tv = tv_loss(fake32)
             loss_g = cfg.lambda_l1 * l1 + cfg.lambda_adv * adv + cfg.lambda_tv * tv
@@ -271,11 +259,11 @@ def train_estimator(
                     "tv": tv.item(),
                     "loss_d": loss_d.item(),
                 }
-                _append_csv(out / "log.csv", row)
+                append_csv(out / "log.csv", row)
                 bar.set_postfix(l1=f"{l1.item():.4f}", d=f"{loss_d.item():.3f}")
             if val_sets and (it % cfg.val_every == 0 or it == cfg.iterations):
                 res = validate(estimator, val_sets)
-                _append_csv(
+                append_csv(
                     out / "val.csv",
                     {
                         "iteration": it,

@@ -1,0 +1,71 @@
+"""The blind SR pipeline: estimate the kernel (unless given), then kernel-aware super-resolution.
+
+:func:`super_resolve` is the one entry point behind ``s2k sr``. Backends: ``pnp`` (plug-and-play HQS,
+:mod:`s2k.sr.pnp`; any kernel, any integer scale) with the learned denoiser prior (``prior="learned"``,
+shipped weights) or the classical TV prior (``prior="tv"``, no weights). The paper's ``sftmd`` backend is
+not implemented yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from s2k.degradation import check_scale
+from s2k.errors import S2KError
+from s2k.estimate import estimate_kernel
+from s2k.kernels import validate_kernel
+
+BACKENDS = ("pnp",)
+PRIORS = ("learned", "tv")
+
+
+@dataclass
+class SRResult:
+    """An SR image (float64, 0..255, ``s·H × s·W`` with the LR's channels) and the kernel it used."""
+
+    image: np.ndarray
+    kernel: np.ndarray
+    kernel_estimated: bool
+
+
+def super_resolve(
+    lr: np.ndarray,
+    scale: int,
+    kernel: np.ndarray | None = None,
+    *,
+    family: str = "gaussian",
+    backend: str = "pnp",
+    prior: str = "learned",
+    noise: float = 0.0,
+    tile: int | None = None,
+) -> SRResult:
+    """Super-resolve an LR image by ``scale``; blind (kernel estimated by S2K) when ``kernel`` is None.
+
+    Args:
+        lr: H×W or H×W×C image in 0..255 (grey, RGB, RGBA; alpha is up-scaled separately and kept).
+        scale: integer >= 1.
+        kernel: the blur kernel in HR pixels (odd sizes, >= 0); None estimates it with the ``family`` model.
+        family: kernel family for the estimator (``gaussian``, ``motion``, ``disk``).
+        backend: ``pnp``.
+        prior: ``learned`` (shipped denoiser) or ``tv``.
+        noise: σ_n of the LR image's noise in 0..255 units.
+        tile: LR tile side for large images (None: the backend's default of 512).
+    """
+    from s2k.sr.pnp import PnPConfig, pnp_super_resolve
+
+    scale = check_scale(scale)
+    if backend not in BACKENDS:
+        raise S2KError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
+    if prior not in PRIORS:
+        raise S2KError(f"unknown prior {prior!r}; choose from {', '.join(PRIORS)}")
+    estimated = kernel is None
+    k = estimate_kernel(lr, scale, family) if estimated else validate_kernel(kernel)
+    cfg = PnPConfig()
+    if tile is not None:
+        cfg = replace(cfg, tile=tile)
+    if prior == "tv":
+        cfg = replace(cfg, iterations=20)  # the calibration baseline of the SR issue
+    sr = pnp_super_resolve(lr, k, scale, noise=noise, denoiser="tv" if prior == "tv" else None, config=cfg)
+    return SRResult(sr, k, estimated)

@@ -1,0 +1,364 @@
+"""Non-blind SR: FFT data step, bicubic reference, PnP with a classical prior, tiling, the denoiser."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+import torch
+from conftest import textured_image
+
+import s2k.nets.denoiser as denoiser_mod
+from s2k.checkpoint import load_checkpoint
+from s2k.data import load_hr_pool
+from s2k.degradation import blur_downsample_torch, degrade
+from s2k.errors import S2KError
+from s2k.io import write_image
+from s2k.kernels import gaussian_kernel, isotropic_gaussian_kernel, sample_kernel
+from s2k.metrics import psnr_y
+from s2k.nets.denoiser import DenoiserConfig, DenoiserNet, default_denoiser, load_denoiser
+from s2k.sr import PnPConfig, bicubic_upsample, pnp_super_resolve, pnp_torch, tiled_apply
+from s2k.sr.fft_data import (
+    DataStep,
+    block_mean,
+    block_mean_half,
+    p2o,
+    periodic_blur_downsample,
+    upsample_zeros,
+)
+from s2k.sr.pnp import seam_pad
+from s2k.train.denoiser import (
+    DenoiserTrainConfig,
+    export_denoiser,
+    make_denoiser_batch,
+    train_denoiser,
+)
+
+
+def _close(a: torch.Tensor, b: torch.Tensor, atol: float = 1e-10, rtol: float = 1e-7) -> None:
+    """assert_allclose on tensors (numpy's: torch.testing imports torch.distributed, seconds of start-up)."""
+    np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), atol=atol, rtol=rtol)
+
+
+# ------------------------------------------------------------------------------------------------------
+# the FFT data step
+
+
+def _dense_operator(k: np.ndarray, n1: int, n2: int, s: int) -> np.ndarray:
+    """The explicit periodic blur + down-sampling matrix: y[i, j] = Σ_u x[(s·i − u) mod N] k[u]."""
+    m1, m2 = n1 // s, n2 // s
+    r1, r2 = k.shape[0] // 2, k.shape[1] // 2
+    a = np.zeros((m1 * m2, n1 * n2))
+    for i in range(m1):
+        for j in range(m2):
+            for du in range(-r1, r1 + 1):
+                for dv in range(-r2, r2 + 1):
+                    a[i * m2 + j, ((s * i - du) % n1) * n2 + (s * j - dv) % n2] += k[du + r1, dv + r2]
+    return a
+
+
+@pytest.mark.parametrize(("s", "n1", "n2"), [(2, 12, 12), (3, 12, 12), (3, 12, 15), (2, 10, 14)])
+def test_data_step_solves_normal_equations(s, n1, n2):
+    rng = np.random.default_rng(s * 100 + n2)
+    k = rng.random((5, 5))
+    k /= k.sum()
+    a = _dense_operator(k, n1, n2, s)
+    y = rng.random((2, n1 // s, n2 // s)) * 255
+    z = rng.random((2, n1, n2)) * 255
+    alpha = rng.uniform(0.01, 2.0)
+    lhs = a.T @ a + alpha * np.eye(n1 * n2)
+    dense = np.stack([np.linalg.solve(lhs, a.T @ y[b].ravel() + alpha * z[b].ravel()) for b in range(2)])
+    fast = DataStep.create(torch.from_numpy(y), torch.from_numpy(k), s).solve(torch.from_numpy(z), alpha)
+    assert fast.dtype == torch.float64
+    assert np.abs(fast.numpy().reshape(2, -1) - dense).max() < 1e-8
+    # and the periodic forward operator is that matrix
+    x = rng.random((n1, n2))
+    fwd = periodic_blur_downsample(torch.from_numpy(x), p2o(torch.from_numpy(k), (n1, n2)), s)
+    assert np.abs(fwd.numpy().ravel() - a @ x.ravel()).max() < 1e-10
+
+
+def test_block_operators_are_the_aliasing_of_downsampling():
+    rng = np.random.default_rng(0)
+    v = torch.from_numpy(rng.random((2, 12, 18)))
+    for s in (2, 3):
+        direct = torch.fft.fft2(v[..., ::s, ::s])
+        _close(block_mean(torch.fft.fft2(v), s), direct)
+        _close(block_mean_half(torch.fft.rfft2(v), s, 18), direct)
+        u = torch.from_numpy(rng.random((2, 12 // s, 18 // s)))
+        up = torch.fft.fft2(upsample_zeros(u, s))
+        _close(up, torch.fft.fft2(u).repeat(1, s, s))
+
+
+@pytest.mark.parametrize("s", [2, 3, 4])
+def test_periodic_forward_matches_degradation_in_the_interior(s):
+    rng = np.random.default_rng(s)
+    x = torch.from_numpy(rng.random((1, 2, 48, 60)) * 255)
+    k = rng.random((7, 5))  # asymmetric and non-square: catches flips and transposes
+    k /= k.sum()
+    kt = torch.from_numpy(k)
+    ref = blur_downsample_torch(x, kt, s)
+    per = periodic_blur_downsample(x, p2o(kt, (48, 60)), s)
+    assert per.shape == ref.shape
+    i = np.arange(ref.shape[-2])
+    j = np.arange(ref.shape[-1])
+    rows = i[(s * i - 3 >= 0) & (s * i + 3 <= 47)]
+    cols = j[(s * j - 2 >= 0) & (s * j + 2 <= 59)]
+    diff = (per - ref).numpy()[0][:, rows][:, :, cols]
+    assert np.abs(diff).max() < 1e-9
+    assert (per - ref).abs().max().item() > 1e-3  # the borders do differ (periodic vs symmetric)
+
+
+def test_seam_pad_keeps_the_image_and_reflects_next_to_it():
+    x = torch.arange(30.0).reshape(1, 1, 5, 6)
+    out = seam_pad(x, (3, 4), (2, 5), keep=2)
+    assert out.shape == (1, 1, 12, 13)
+    _close(out[..., 3:8, 2:8], x)
+    _close(out[..., 3:8, 1], x[..., :, 0])  # half-sample reflection
+    _close(out[..., 3:8, 8], x[..., :, 5])
+    _close(out[..., 8, 2:8], x[..., 4, :])
+
+
+# ------------------------------------------------------------------------------------------------------
+# bicubic reference
+
+
+@pytest.mark.parametrize("s", [2, 3, 4])
+def test_bicubic_constant_ramp_and_interpolation(s):
+    const = np.full((9, 11, 3), 77.0)
+    np.testing.assert_allclose(bicubic_upsample(const, s), 77.0, atol=1e-12)
+    # a linear ramp in LR pixels is reproduced exactly at HR positions n / s away from the borders
+    yy, xx = np.mgrid[0:12, 0:14].astype(np.float64)
+    ramp = 10 + 3 * yy + 5 * xx
+    up = bicubic_upsample(ramp, s, clip=False)
+    assert up.shape == (12 * s, 14 * s)
+    ny, nx = np.mgrid[0 : 12 * s, 0 : 14 * s].astype(np.float64)
+    expect = 10 + 3 * ny / s + 5 * nx / s
+    inner = (slice(2 * s, 10 * s), slice(2 * s, 12 * s))
+    np.testing.assert_allclose(up[inner], expect[inner], atol=1e-9)
+    # interpolating: LR pixel i lands on HR pixel s·i exactly
+    im = textured_image(10, 13, 3, seed=4)
+    up = bicubic_upsample(im, s, clip=False)
+    np.testing.assert_allclose(up[::s, ::s], im, atol=1e-9)
+
+
+# ------------------------------------------------------------------------------------------------------
+# PnP with the classical (TV) prior
+
+TV20 = PnPConfig(iterations=20)  # the calibration baseline: TV prior, 20 iterations
+
+
+@pytest.mark.parametrize("s", [2, 3])
+def test_pnp_tv_beats_bicubic(s):
+    hr = textured_image(72, 72, 3, seed=3)
+    k = gaussian_kernel(15, 1.6, 2.4, 0.7)
+    lr = degrade(hr, k, s)
+    sr = pnp_super_resolve(lr, k, s, denoiser="tv", config=TV20)
+    assert sr.shape == hr.shape and sr.dtype == np.float64
+    assert sr.min() >= 0 and sr.max() <= 255
+    gain = psnr_y(hr, sr, s) - psnr_y(hr, bicubic_upsample(lr, s), s)
+    assert gain > 0.8, gain
+
+
+def _smooth_denoiser(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """A cheap deterministic stand-in prior: 3×3 box blend, stronger for larger σ."""
+    w = (sigma / 50.0).clamp(0, 1).reshape(-1, 1, 1, 1).to(x.dtype)
+    c = x.shape[1]
+    box = torch.full((c, 1, 3, 3), 1 / 9, dtype=x.dtype)
+    blurred = torch.nn.functional.conv2d(
+        torch.nn.functional.pad(x, (1, 1, 1, 1), mode="replicate"), box, groups=c
+    )
+    return (1 - w) * x + w * blurred
+
+
+def test_pnp_batch_with_per_image_kernels_matches_single_calls():
+    rng = np.random.default_rng(0)
+    lrs = [degrade(textured_image(48, 40, 3, seed=i), sample_kernel("gaussian", rng), 2) for i in range(2)]
+    ks = np.stack([isotropic_gaussian_kernel(15, 1.2), isotropic_gaussian_kernel(15, 2.5)])
+    batch = torch.from_numpy(np.stack([im.transpose(2, 0, 1) for im in lrs]))
+    cfg = PnPConfig(iterations=4, dtype="float64")
+    out = pnp_torch(batch, torch.from_numpy(ks), 2, torch.tensor([0.0, 5.0]), _smooth_denoiser, cfg)
+    for b in range(2):
+        single = pnp_torch(batch[b : b + 1], torch.from_numpy(ks[b]), 2, [0.0, 5.0][b], _smooth_denoiser, cfg)
+        _close(out[b : b + 1], single)
+
+
+def test_pnp_keeps_alpha_and_grey():
+    rgba = np.concatenate([textured_image(20, 24, 3, seed=5), np.full((20, 24, 1), 200.0)], axis=2)
+    k = isotropic_gaussian_kernel(7, 1.0)
+    cfg = PnPConfig(iterations=2)
+    out = pnp_super_resolve(rgba, k, 3, denoiser=_smooth_denoiser, config=cfg)
+    assert out.shape == (60, 72, 4)
+    np.testing.assert_allclose(out[:, :, 3], 200.0, atol=1e-9)
+    grey = pnp_super_resolve(rgba[:, :, 0], k, 2, denoiser=_smooth_denoiser, config=cfg)
+    assert grey.shape == (40, 48)
+
+
+def test_tiling_identity_and_accuracy():
+    hr = textured_image(96, 96, 3, seed=6)
+    k = isotropic_gaussian_kernel(15, 1.8)
+    s = 2
+    lr = degrade(hr, k, s)
+    cfg = PnPConfig(iterations=8, tv_strength=0.5, tile=0)
+    whole = pnp_super_resolve(lr, k, s, denoiser="tv", config=cfg)
+    # a tile larger than the image: identical
+    big = PnPConfig(iterations=8, tv_strength=0.5, tile=64, tile_overlap=8)
+    np.testing.assert_array_equal(pnp_super_resolve(lr, k, s, denoiser="tv", config=big), whole)
+    # 48×48 LR in tiles of 32 with 12 shared pixels: close to untiled
+    tiled = pnp_super_resolve(
+        lr, k, s, denoiser="tv", config=PnPConfig(iterations=8, tv_strength=0.5, tile=32, tile_overlap=12)
+    )
+    assert abs(psnr_y(hr, tiled, s) - psnr_y(hr, whole, s)) < 0.05
+    assert psnr_y(whole, tiled, s) > 40
+
+
+def test_tiled_apply_blends_to_the_function_for_pointwise_maps():
+    im = textured_image(50, 37, 2, seed=7)
+
+    def nearest(t: np.ndarray) -> np.ndarray:
+        return np.repeat(np.repeat(t, 3, axis=0), 3, axis=1) * 2.0
+
+    out = tiled_apply(nearest, im, 3, tile=16, overlap=4)
+    np.testing.assert_allclose(out, nearest(im), atol=1e-9)  # weights are normalised
+    with pytest.raises(S2KError):
+        tiled_apply(nearest, im, 3, tile=8, overlap=4)
+
+
+# ------------------------------------------------------------------------------------------------------
+# the denoiser network
+
+TINY = DenoiserConfig(channels=3, unshuffle=2, widths=(8, 16), blocks=(0, 1))
+
+
+def test_denoiser_shapes_and_residual_form():
+    net = DenoiserNet(TINY).eval()
+    x = torch.rand(2, 3, 37, 45)
+    with torch.no_grad():
+        _close(net(x, 0.1), x)  # the last layer starts at zero: an untrained network is the identity
+        torch.manual_seed(0)
+        torch.nn.init.normal_(net.tail.weight, std=0.1)
+        sig = torch.tensor([0.1, 0.2])
+        out = net(x, sig)
+        assert out.shape == x.shape and not torch.allclose(out, x)
+        xs = x[..., :32, :40]  # sides multiples of the size factor (4): no internal padding
+        _close(net(xs, sig), xs - net.noise(xs, sig), atol=1e-6)  # residual form
+    grey = net.denoise(torch.rand(1, 1, 20, 21) * 255, torch.tensor([10.0]))
+    assert grey.shape == (1, 1, 20, 21)
+    sr = pnp_super_resolve(
+        textured_image(16, 20, 3),
+        isotropic_gaussian_kernel(7, 1.0),
+        2,
+        denoiser=net,
+        config=PnPConfig(iterations=2),
+    )
+    assert sr.shape == (32, 40, 3)
+
+
+def test_denoiser_training_export_and_load(tmp_path):
+    for i in range(3):
+        write_image(
+            tmp_path / "train" / f"im{i}.png", textured_image(80, 96, 3, seed=10 + i).astype(np.uint8)
+        )
+    write_image(tmp_path / "val" / "v0.png", textured_image(40, 48, 3, seed=20).astype(np.uint8))
+    cfg = DenoiserTrainConfig(
+        train_dirs=(str(tmp_path / "train"),),
+        val_dir=str(tmp_path / "val"),
+        val_count=1,
+        val_crop=32,
+        val_every=30,
+        iterations=60,
+        batch_size=4,
+        patch_size=32,
+        unshuffle=TINY.unshuffle,
+        widths=TINY.widths,
+        blocks=TINY.blocks,
+        log_every=1,
+        checkpoint_every=30,
+        lr=5e-3,
+        lr_schedule="constant",
+        sigma_min=25.0,
+        sigma_max=35.0,
+    )
+    run = tmp_path / "run"
+    summary = train_denoiser(cfg, run, progress=False)
+    assert summary["iteration"] == 60
+    with (run / "log.csv").open() as fh:
+        assert len(list(csv.DictReader(fh))) == 60
+    # the loss on a fixed batch (batch losses vary with their random σ): untrained = identity
+    pool = load_hr_pool(cfg.train_dirs, progress=False)
+    clean, noisy, sigma = make_denoiser_batch(pool, cfg, np.random.default_rng(123))
+    trained = DenoiserNet(TINY)
+    load_checkpoint(run / "last.safetensors", {"net": trained})
+    with torch.no_grad():
+        before = torch.nn.functional.l1_loss(DenoiserNet(TINY)(noisy, sigma), clean).item()
+        after = torch.nn.functional.l1_loss(trained(noisy, sigma), clean).item()
+    assert after < 0.85 * before, (before, after)
+    with (run / "val.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["iteration"]) for r in rows] == [30, 60] and "psnr_s15" in rows[0]
+    assert (run / "best.safetensors").is_file() and (run / "config.json").is_file()
+    with pytest.raises(S2KError):
+        train_denoiser(cfg, run, progress=False)  # refuses to overwrite a run
+    train_denoiser(
+        DenoiserTrainConfig(**{**cfg.__dict__, "iterations": 65}), run, resume=True, progress=False
+    )
+    with (run / "log.csv").open() as fh:
+        assert int(list(csv.DictReader(fh))[-1]["iteration"]) == 65
+
+    meta = export_denoiser(run / "last.safetensors", tmp_path / "denoiser.safetensors")
+    assert meta["kind"] == "s2k-denoiser" and meta["training"]["iteration"] == 65
+    net = load_denoiser(tmp_path / "denoiser.safetensors")
+    ref = DenoiserNet(TINY)
+    load_checkpoint(run / "last.safetensors", {"net": ref})
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        _close(net(x, 0.1), ref(x, 0.1), atol=2e-3, rtol=0)
+    with pytest.raises(S2KError):
+        load_denoiser(run / "nothing.safetensors")
+    with pytest.raises(S2KError):
+        export_denoiser(tmp_path / "denoiser.safetensors", tmp_path / "again.safetensors")
+
+
+def test_default_denoiser_missing_is_a_user_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(denoiser_mod, "WEIGHTS_PATH", tmp_path / "absent.safetensors")
+    default_denoiser.cache_clear()
+    try:
+        with pytest.raises(S2KError, match="denoiser"):
+            default_denoiser()
+        with pytest.raises(S2KError):
+            pnp_super_resolve(textured_image(8, 8, 3), isotropic_gaussian_kernel(5, 1.0), 2)
+    finally:
+        default_denoiser.cache_clear()
+
+
+# ------------------------------------------------------------------------------------------------------
+# bad input
+
+
+@pytest.mark.parametrize(
+    ("kernel", "scale", "noise"),
+    [
+        (np.ones(5) / 5, 2, 0.0),  # 1-D kernel
+        (np.ones((4, 4)) / 16, 2, 0.0),  # even side
+        (np.ones((3, 3, 3)) / 27, 2, 0.0),  # 3-D
+        (np.full((5, 5), np.nan), 2, 0.0),  # NaN
+        (np.ones((5, 5)) / 25, 2.5, 0.0),  # non-integer scale
+        (np.ones((5, 5)) / 25, 0, 0.0),
+        (np.ones((5, 5)) / 25, 2, -1.0),  # negative noise
+    ],
+)
+def test_bad_input(kernel, scale, noise):
+    with pytest.raises(S2KError):
+        pnp_super_resolve(textured_image(8, 8, 3), kernel, scale, noise=noise, denoiser="tv")
+
+
+def test_bad_image_and_config():
+    k = isotropic_gaussian_kernel(5, 1.0)
+    with pytest.raises(S2KError):
+        pnp_super_resolve(np.full((8, 8), np.nan), k, 2, denoiser="tv")
+    with pytest.raises(S2KError):
+        pnp_super_resolve(np.zeros((8, 8, 5)), k, 2, denoiser="tv")
+    with pytest.raises(S2KError):
+        PnPConfig(iterations=0)
+    with pytest.raises(S2KError):
+        bicubic_upsample(np.zeros((4, 4)), 1.5)
