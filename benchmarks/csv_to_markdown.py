@@ -1,6 +1,6 @@
 """Turn the CSV of estimator_table.py into the Markdown tables of docs/ESTIMATOR.md (no hand copying).
 
-    python benchmarks/csv_to_markdown.py docs/results/estimator-bsd100.csv
+python benchmarks/csv_to_markdown.py docs/results/estimator-bsd100.csv
 """
 
 from __future__ import annotations
@@ -14,13 +14,17 @@ def main() -> None:
         with open(path) as fh:
             rows = list(csv.DictReader(fh))
         print(f"{rows[0]['set']} (first {rows[0]['n']} images), mean per image:\n")
-        print("| family | scale | D_v | D_s | D_v up to flip | D_v before flip resolution | D_v mean kernel "
-              "| ms / image |")
+        print(
+            "| family | scale | D_v | D_s | D_v up to flip | D_v before flip resolution | D_v mean kernel "
+            "| ms / image |"
+        )
         print("| --- | --- | --- | --- | --- | --- | --- | --- |")
         for r in rows:
-            print(f"| {r['family']} | ×{r['scale']} | {float(r['dv']):.5f} | {float(r['ds']):.3f} | "
-                  f"{float(r['dv_flip']):.5f} | {float(r['dv_network_orientation']):.5f} | "
-                  f"{float(r['dv_mean_kernel']):.5f} | {float(r['ms_per_image']):.0f} |")
+            print(
+                f"| {r['family']} | ×{r['scale']} | {float(r['dv']):.5f} | {float(r['ds']):.3f} | "
+                f"{float(r['dv_flip']):.5f} | {float(r['dv_network_orientation']):.5f} | "
+                f"{float(r['dv_mean_kernel']):.5f} | {float(r['ms_per_image']):.0f} |"
+            )
         print()
 
 

@@ -38,8 +38,10 @@ def main() -> None:
             t0 = time.perf_counter()
             estimate_kernel(lr, 2, fam)
             times.append(time.perf_counter() - t0)
-        print(f"{fam}: {args.size}×{args.size} LR, median {1000 * np.median(times):.1f} ms, "
-              f"min {1000 * np.min(times):.1f} ms over {args.repeats} runs")
+        print(
+            f"{fam}: {args.size}×{args.size} LR, median {1000 * np.median(times):.1f} ms, "
+            f"min {1000 * np.min(times):.1f} ms over {args.repeats} runs"
+        )
     print(f"# {platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads")
 
 

@@ -55,24 +55,32 @@ def main() -> None:
                 floor.append(kernel_errors(mean_k, it.kernel))
             final = res or raw
             row = {
-                "set": Path(args.hr).name, "n": len(items), "family": fam, "scale": s,
-                "dv": np.mean([e.dv for e in final]), "ds": np.mean([e.ds for e in final]),
+                "set": Path(args.hr).name,
+                "n": len(items),
+                "family": fam,
+                "scale": s,
+                "dv": np.mean([e.dv for e in final]),
+                "ds": np.mean([e.ds for e in final]),
                 "dv_flip": np.mean([e.dv_flip for e in final]),
                 "dv_network_orientation": np.mean([e.dv for e in raw]),
                 "dv_mean_kernel": np.mean([e.dv for e in floor]),
                 "ms_per_image": 1000 * np.mean(t_est),
             }
             rows.append(row)
-            print(" ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()),
-                  flush=True)
+            print(
+                " ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()),
+                flush=True,
+            )
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         with open(args.out, "w", newline="") as fh:
             w = csv.DictWriter(fh, fieldnames=list(rows[0]))
             w.writeheader()
             w.writerows(rows)
-    print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads")
+    print(
+        f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads"
+    )
 
 
 if __name__ == "__main__":

@@ -27,8 +27,10 @@ def main() -> None:
         asym = [it for it in items if kernel_dv(it.kernel, flip180(it.kernel)) >= 1e-4]
         keep = sum(np.array_equal(resolve_flip(it.lr, it.kernel, s), it.kernel) for it in asym)
         back = sum(np.array_equal(resolve_flip(it.lr, flip180(it.kernel), s), it.kernel) for it in asym)
-        print(f"×{s}: {len(asym)} asymmetric kernels; true kernel kept {keep}/{len(asym)}, "
-              f"rotated kernel turned back {back}/{len(asym)}")
+        print(
+            f"×{s}: {len(asym)} asymmetric kernels; true kernel kept {keep}/{len(asym)}, "
+            f"rotated kernel turned back {back}/{len(asym)}"
+        )
 
 
 if __name__ == "__main__":
