@@ -18,7 +18,7 @@ import torch
 
 from s2k.checkpoint import read_metadata
 from s2k.estimate import load_estimator
-from s2k.nets.generator import count_parameters
+from s2k.nets import count_parameters
 from s2k.train.estimator import EstimatorTrainConfig
 
 DEFAULTS = EstimatorTrainConfig()

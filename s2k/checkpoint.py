@@ -68,6 +68,17 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
         raise S2KError(f"{path}: not a readable s2k weight file ({exc})") from None
 
 
+def read_weight_metadata(path: str | Path, kind: str) -> dict[str, Any]:
+    """The metadata of a weight file, checked to exist and to be of ``kind`` (user errors: S2KError)."""
+    path = Path(path)
+    if not path.is_file():
+        raise S2KError(f"{path}: no such weight file")
+    meta = read_metadata(path)
+    if meta.get("kind") != kind:
+        raise S2KError(f"{path}: not an {kind} weight file")
+    return meta
+
+
 def load_checkpoint(
     path: str | Path,
     modules: dict[str, torch.nn.Module],

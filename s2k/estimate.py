@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from s2k.checkpoint import load_checkpoint, read_metadata
+from s2k.checkpoint import load_checkpoint, read_weight_metadata
 from s2k.color import as_hwc
 from s2k.degradation import check_scale
 from s2k.errors import S2KError
@@ -75,12 +75,7 @@ class KernelEstimator:
 
 def load_estimator(path: str | Path, device: str = "cpu") -> KernelEstimator:
     """Load an estimator from a safetensors weight file (its metadata holds family, scales and shape)."""
-    path = Path(path)
-    if not path.is_file():
-        raise S2KError(f"{path}: no such weight file")
-    meta = read_metadata(path)
-    if meta.get("kind") != "s2k-estimator":
-        raise S2KError(f"{path}: not an s2k estimator weight file")
+    meta = read_weight_metadata(path, "s2k-estimator")
     gen = KernelGenerator(GeneratorConfig(**meta["generator"]))
     load_checkpoint(path, {"G": gen})
     gen.to(device).eval()

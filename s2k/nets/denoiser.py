@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from s2k.checkpoint import load_checkpoint, read_metadata
+from s2k.checkpoint import load_checkpoint, read_weight_metadata
 from s2k.degradation import symmetric_pad
 from s2k.errors import S2KError
 
@@ -172,20 +172,12 @@ def multiply_adds_per_pixel(config: DenoiserConfig) -> float:
     return total
 
 
-def count_parameters(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
-
 
 def load_denoiser(path: str | Path, device: str = "cpu") -> DenoiserNet:
     """Load a denoiser from a safetensors weight file (metadata ``kind = "s2k-denoiser"``), in eval mode,
     float32 (the file may be fp16), in channels-last memory format (about 1.5× faster on CPU;
     :meth:`DenoiserNet.denoise` then feeds it channels-last input)."""
-    path = Path(path)
-    if not path.is_file():
-        raise S2KError(f"{path}: no such weight file")
-    meta = read_metadata(path)
-    if meta.get("kind") != "s2k-denoiser":
-        raise S2KError(f"{path}: not an s2k denoiser weight file")
+    meta = read_weight_metadata(path, "s2k-denoiser")
     net = DenoiserNet(DenoiserConfig.from_dict(meta["denoiser"]))
     load_checkpoint(path, {"net": net})
     net.meta = meta  # type: ignore[assignment]

@@ -136,7 +136,3 @@ def map_to_kernel(maps: torch.Tensor, kernel_size: int) -> torch.Tensor:
     uniform = torch.full_like(k, 1.0 / kernel_size**2)
     return torch.where(s > 0, k / s.clamp_min(1e-300), uniform)
 
-
-def count_parameters(module: nn.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)

@@ -40,10 +40,10 @@ from s2k.data import load_hr_pool, random_crops
 from s2k.errors import S2KError
 from s2k.io import list_images, read_image
 from s2k.metrics import psnr_y
+from s2k.nets import count_parameters
 from s2k.nets.denoiser import (
     DenoiserConfig,
     DenoiserNet,
-    count_parameters,
     default_denoiser,
     load_denoiser,
 )

@@ -33,8 +33,9 @@ from s2k.estimate import KernelEstimator
 from s2k.kernels import FAMILIES
 from s2k.losses import gan_loss, tv_loss
 from s2k.metrics import kernel_errors
+from s2k.nets import count_parameters
 from s2k.nets.discriminator import PatchDiscriminator
-from s2k.nets.generator import GeneratorConfig, KernelGenerator, count_parameters, kernel_to_map
+from s2k.nets.generator import GeneratorConfig, KernelGenerator, kernel_to_map
 from s2k.train.common import append_csv, lr_at, prepare_run, setup_distributed
 from s2k.train.common import config_from_dict as _config_from_dict
 
