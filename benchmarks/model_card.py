@@ -24,12 +24,16 @@ from s2k.train.estimator import EstimatorTrainConfig
 DEFAULTS = EstimatorTrainConfig()
 
 
-def _command(cfg: dict) -> str:
-    parts = ["s2k train estimator", f"--out runs/est-{cfg['family']}"]
+def _command(cfg: dict, out: str) -> str:
+    parts = ["s2k train estimator", f"--out {out}"]
     for key, val in cfg.items():
         default = getattr(DEFAULTS, key, None)
         if isinstance(val, list):
             val = tuple(val)
+        if key == "train_dirs" and ".gpu" in str(val):
+            parts.append("--train-dirs .gpu/train")
+        if key == "val_dir" and not val:
+            parts.append('--val-dir ""')
         if key in ("train_dirs", "val_dir") or val == default:
             continue
         shown = ",".join(map(str, val)) if isinstance(val, tuple) else val
@@ -63,21 +67,50 @@ def main() -> None:
         f"({Path(args.weights).stat().st_size / 1e6:.1f} MB) |",
         f"| loss / optimiser | λ1·L1 {cfg['lambda_l1']} "
         f"(flip-invariant: {cfg.get('flip_invariant_l1', False)}) + "
-        f"LSGAN {cfg['lambda_adv']} + TV {cfg['lambda_tv']}; Adam lr {cfg['lr']} β=({cfg['beta1']}, "
-        f"{cfg['beta2']}), schedule {cfg['lr_schedule']} |",
-        f"| data | {', '.join(Path(d).name for d in cfg['train_dirs'])} (../shared/data/train, 400 images), "
-        f"on-the-fly crops (LR {cfg['lr_size_min']}–{cfg['lr_size_max']} px), fresh random kernels (paper "
-        f"ranges), noise σ ≤ {cfg['noise_max']} |",
-        f"| batches × iterations | {cfg['batch_size']} × {tr['iteration']} |",
-        f"| training wall time | {tr['wall_s'] / 60:.0f} min (sum over the run's sessions) |",
-        "| hardware | 2 CPU cores (x86_64, no GPU), torch 2.13.0 CPU, shared with two other trainings |",
-        f"| training command | `{_command(cfg)}` |",
-        f"| validation during training | first {cfg['val_count']} images of "
-        f"{Path(cfg['val_dir']).name}, seed "
-        f"{cfg['val_seed']}: "
-        + ", ".join(f"{k} {v:.5f}" for k, v in (tr.get("val") or {}).items() if k.startswith("dv_x"))
-        + " |",
+        f"LSGAN {cfg['lambda_adv']} + TV {cfg['lambda_tv']}; Adam β=({cfg['beta1']}, "
+        f"{cfg['beta2']}) |",
+        f"| data | on-the-fly crops (LR {cfg['lr_size_min']}–{cfg['lr_size_max']} px, flips, 90° rotations), "
+        f"fresh random kernels (paper ranges), noise σ ≤ {cfg['noise_max']} |",
     ]
+    stages = meta.get("history") or [
+        {
+            "stage": 1,
+            "iteration": tr["iteration"],
+            "wall_s": tr["wall_s"],
+            "config": cfg,
+            "where": "2 CPU cores (x86_64, no GPU), torch 2.13.0 CPU, shared with two other trainings",
+        }
+    ]
+    for st in stages:
+        c = st["config"]
+        out = f"runs/gpu-est-{fam}" if st.get("command") else f"runs/est-{fam}"
+        how = (
+            f"`{st['command']}`, i.e. `{_command(c, out)}`" if st.get("command") else f"`{_command(c, out)}`"
+        )
+        start = (
+            f"; started from `{Path(c['init']).name}` as shipped before (the previous stage)"
+            if c.get("init")
+            else ""
+        )
+        data = st.get("data") or (
+            f"{', '.join(Path(d).name for d in c['train_dirs'])} (../shared/data/train, 400 images)"
+        )
+        val = ", ".join(f"{k} {v:.5f}" for k, v in (st.get("val") or {}).items() if k.startswith("dv_x"))
+        lines += [
+            f"| stage {st['stage']}: hardware | {st['where']} |",
+            f"| stage {st['stage']}: data | {data}{start} |",
+            f"| stage {st['stage']}: batches × iterations | {c['batch_size']} × {st['iteration']}, Adam lr "
+            f"{c['lr']}, schedule {c['lr_schedule']}"
+            + (f" (ending at a {c['time_limit_min']}-minute limit)" if c.get("time_limit_min") else "")
+            + " |",
+            f"| stage {st['stage']}: wall time | {st['wall_s'] / 60:.0f} min |",
+            f"| stage {st['stage']}: command | {how} |",
+        ]
+        if val:
+            lines.append(
+                f"| stage {st['stage']}: validation during training | first {c['val_count']} images of "
+                f"{Path(c['val_dir']).name}, seed {c['val_seed']}: {val} |"
+            )
     if args.history:
         lines += ["", f"Run history: {args.history}"]
     for path in args.results:

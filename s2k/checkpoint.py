@@ -40,14 +40,15 @@ def save_checkpoint(
 ) -> None:
     """Write ``modules`` (and ``optimizers``) to a safetensors file, atomically.
 
-    ``dtype`` (e.g. ``torch.float16``) converts floating-point module tensors, for compact shipped weights.
+    ``dtype`` (e.g. ``torch.float16``) converts float32 module tensors, for compact shipped weights
+    (float64 buffers, such as a stored PCA basis, keep their precision).
     """
     tensors: dict[str, torch.Tensor] = {}
     for name, module in modules.items():
         module = getattr(module, "module", module)  # unwrap DistributedDataParallel
         for key, val in module.state_dict().items():
             t = val.detach().cpu()
-            if dtype is not None and t.is_floating_point():
+            if dtype is not None and t.dtype == torch.float32:
                 t = t.to(dtype)
             tensors[f"{name}.{key}"] = t.contiguous()
     opt_meta = {}

@@ -127,9 +127,13 @@ def cmd_spectrum(args: argparse.Namespace) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> None:
     from s2k.degradation import degrade
+    from s2k.estimate import estimate_kernel
     from s2k.io import read_image, save_kernel, write_image
-    from s2k.kernels import sample_kernel
+    from s2k.kernels import sample_kernel, sample_kernels
+    from s2k.metrics import kernel_errors, psnr_y
+    from s2k.pipeline import super_resolve
     from s2k.spectrum import spectrum_feature
+    from s2k.sr.bicubic import bicubic_upsample
     from s2k.viz import save_kernel_png, save_panel_figure, save_spectrum_png
 
     outdir = Path(args.out)
@@ -137,25 +141,49 @@ def cmd_demo(args: argparse.Namespace) -> None:
         raise S2KError(f"--out {args.out!r} exists and is not a directory")
     hr_path = Path(args.image) if args.image else Path(__file__).parent / "assets" / "sample.png"
     t0 = time.perf_counter()
-    hr = read_image(hr_path)
+    hr = read_image(hr_path)[:, :, :3]
+    s = args.scale
+    hr = hr[: hr.shape[0] // s * s, : hr.shape[1] // s * s]
     k = sample_kernel(args.family, np.random.default_rng(args.seed))
-    lr = degrade(hr, k, args.scale, noise=args.noise, rng=np.random.default_rng(args.seed + 1))
+    lr = degrade(hr, k, s, noise=args.noise, rng=np.random.default_rng(args.seed + 1))
     spec = spectrum_feature(lr)
+    t1 = time.perf_counter()
+    k_est = estimate_kernel(lr, s, args.family)
+    t_est = time.perf_counter() - t1
+    t1 = time.perf_counter()
+    blind = super_resolve(lr, s, k_est, backend=args.backend, noise=args.noise).image
+    t_sr = time.perf_counter() - t1
+    oracle = super_resolve(lr, s, k, backend=args.backend, noise=args.noise).image
+    bic = bicubic_upsample(lr, s)
+    err = kernel_errors(k_est, k)
+    floor = kernel_errors(sample_kernels(args.family, 500, 1).mean(axis=0), k).dv  # no-skill answer
+    p_bic, p_blind, p_true = (psnr_y(hr, x, shave=s) for x in (bic, blind, oracle))
     outdir.mkdir(parents=True, exist_ok=True)
     write_image(outdir / "lr.png", lr)
-    save_kernel(outdir / "kernel.npy", k)
-    save_kernel_png(outdir / "kernel.png", k)
+    write_image(outdir / "sr.png", blind)
+    save_kernel(outdir / "kernel_true.npy", k)
+    save_kernel(outdir / "kernel_estimated.npy", k_est)
+    save_kernel_png(outdir / "kernel_true.png", k)
+    save_kernel_png(outdir / "kernel_estimated.png", k_est)
     save_spectrum_png(outdir / "spectrum.png", spec)
     save_panel_figure(
         outdir / "demo.png",
-        [("HR", hr, "image"), (f"LR (×{args.scale})", lr, "image"), ("true kernel", k, "kernel"),
-         ("LR spectrum", spec, "spectrum")],
-        title=f"{args.family} kernel, seed {args.seed}, ×{args.scale}",
+        [(f"LR (×{s})", lr, "image"), ("LR spectrum", spec, "spectrum"), ("true kernel", k, "kernel"),
+         (f"estimated (D_v {err.dv:.5f})", k_est, "kernel"), (f"bicubic {p_bic:.2f} dB", bic, "image"),
+         (f"blind {args.backend} {p_blind:.2f} dB", blind, "image"), ("HR", hr, "image")],
+        title=f"{hr_path.name}: {args.family} kernel (seed {args.seed}), ×{s}, blind SR; PSNR-Y vs HR",
     )
     dt = time.perf_counter() - t0
     print(f"HR {hr_path.name} {hr.shape[1]}×{hr.shape[0]} -> LR {lr.shape[1]}×{lr.shape[0]} with a "
-          f"{args.family} {k.shape[0]}×{k.shape[1]} kernel (seed {args.seed}), {dt:.2f} s")
-    for name in ("lr.png", "kernel.npy", "kernel.png", "spectrum.png", "demo.png"):
+          f"{args.family} {k.shape[0]}×{k.shape[1]} kernel (seed {args.seed}, noise σ {args.noise:g})")
+    print(f"kernel estimated in {1000 * t_est:.0f} ms: D_v {err.dv:.5f}, D_s {err.ds:.3f} (answering the "
+          f"family's mean kernel would score D_v {floor:.5f})")
+    print(f"PSNR-Y vs HR: bicubic {p_bic:.2f} dB, blind {args.backend} {p_blind:.2f} dB "
+          f"({p_blind - p_bic:+.2f}; "
+          f"{t_sr:.1f} s), {args.backend} with the true kernel {p_true:.2f} dB")
+    print(f"done in {dt:.1f} s")
+    for name in ("lr.png", "sr.png", "kernel_true.npy", "kernel_estimated.npy", "kernel_true.png",
+                 "kernel_estimated.png", "spectrum.png", "demo.png"):
         print(f"  wrote {outdir / name}")
 
 
@@ -184,7 +212,11 @@ def cmd_sr(args: argparse.Namespace) -> None:
     from s2k.pipeline import super_resolve
 
     src = Path(args.image)
-    kernel = _load_user_kernel(args.kernel) if args.kernel else None
+    kernel: object = None
+    if args.kernel == "bicubic":
+        kernel = "bicubic"
+    elif args.kernel:
+        kernel = _load_user_kernel(args.kernel)
     if src.is_dir():
         jobs = [(p, Path(args.output) / f"{p.stem}.png") for p in list_images(src)]
         if Path(args.output).exists() and not Path(args.output).is_dir():
@@ -197,15 +229,17 @@ def cmd_sr(args: argparse.Namespace) -> None:
     for path, out in tqdm(jobs, desc="super-resolving", disable=len(jobs) < 2, unit="image"):
         lr = read_image(path)
         t0 = time.perf_counter()
-        res = super_resolve(lr, args.scale, kernel, family=args.family, prior=args.prior, noise=args.noise,
-                            tile=args.tile)
+        res = super_resolve(lr, args.scale, kernel, family=args.family, backend=args.backend,
+                            prior=args.prior, noise=args.noise, tile=args.tile)
         dt = time.perf_counter() - t0
         write_image(out, res.image)
         if kout:
             save_kernel(kout, res.kernel)
         elif len(jobs) > 1 and res.kernel_estimated:
             save_kernel(out.with_suffix(".kernel.npy"), res.kernel)
-        how = f"estimated {args.family} kernel" if res.kernel_estimated else "given kernel"
+        how = f"estimated {args.family} kernel" if res.kernel_estimated else f"{args.kernel} kernel"
+        if kernel is not None and not isinstance(kernel, str):
+            how = "given kernel"
         msg = f"{path.name}: ×{args.scale} with the {how}, {dt:.1f} s -> {out}"
         tqdm.write(msg)
 
@@ -217,7 +251,7 @@ def cmd_train_estimator(args: argparse.Namespace) -> None:
     cfg = dataclass_from_args(EstimatorTrainConfig, args)
     summary = train_estimator(cfg, args.out, resume=args.resume, progress=not args.quiet)
     if int(os.environ.get("RANK", "0")) == 0:
-            print(f"done: iteration {summary['iteration']}, best mean val D_v {summary['best_dv_mean']:.6f}, "
+        print(f"done: iteration {summary['iteration']}, best mean val D_v {summary['best_dv_mean']:.6f}, "
               f"{summary['wall_s']:.0f} s")
 
 
@@ -227,6 +261,16 @@ def cmd_train_denoiser(args: argparse.Namespace) -> None:
 
     cfg = dataclass_from_args(DenoiserTrainConfig, args)
     summary = train_denoiser(cfg, args.out, resume=args.resume, progress=not args.quiet)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"done: {summary}")
+
+
+def cmd_train_sr(args: argparse.Namespace) -> None:
+    from s2k.train.options import dataclass_from_args
+    from s2k.train.sr import SRTrainConfig, train_sr
+
+    cfg = dataclass_from_args(SRTrainConfig, args)
+    summary = train_sr(cfg, args.out, resume=args.resume, progress=not args.quiet)
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"done: {summary}")
 
@@ -243,6 +287,12 @@ def cmd_train_export(args: argparse.Namespace) -> None:
 
         export_denoiser(args.checkpoint, args.output, half=not args.float32)
         print(f"denoiser -> {args.output}")
+        return
+    if kind == "s2k-sftmd-run":
+        from s2k.train.sr import export_sftmd
+
+        export_sftmd(args.checkpoint, args.output, half=not args.float32)
+        print(f"sftmd -> {args.output}")
         return
     from s2k.train.estimator import export_estimator
 
@@ -304,17 +354,21 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("image", help="LR image, or a folder of LR images")
     sp.add_argument("-s", "--scale", type=_scale, required=True, help="integer scale factor")
     sp.add_argument("-o", "--output", required=True, help="SR image (or folder, for a folder input)")
-    sp.add_argument("--kernel", help="known kernel (.npy, HR pixels): non-blind SR")
+    sp.add_argument("--kernel", help="known kernel (.npy, HR pixels): non-blind SR; 'bicubic': the "
+                    "kernel-unaware reference (assumes the bicubic-like kernel)")
     sp.add_argument("--family", choices=FAMILIES, default="gaussian",
                     help="kernel family for the estimator when no --kernel is given (default gaussian)")
-    sp.add_argument("--backend", choices=("pnp",), default="pnp", help="SR backend (default pnp)")
+    sp.add_argument("--backend", choices=("pnp", "sftmd"), default="pnp",
+                    help="SR backend: pnp (any kernel and scale, fast on CPU) or sftmd (the paper's network, "
+                    "×2-×4, noise-free; default pnp)")
     sp.add_argument("--prior", choices=("learned", "tv"), default="learned",
                     help="pnp prior: the shipped learned denoiser or total variation (default learned)")
     sp.add_argument("--save-kernel", help="save the kernel used (.npy)")
     sp.add_argument("--noise", type=_nonneg_float, default=0.0, help="noise σ of the LR image, 0..255")
-    sp.add_argument("--tile", type=_positive_int, help="LR tile side for large images (default 512)")
+    sp.add_argument("--tile", type=_positive_int,
+                    help="LR tile side for large images (default 512 for pnp, 256 for sftmd)")
 
-    sp = add("train", lambda a: None, "Train networks (estimator) and export their weights.")
+    sp = add("train", lambda a: None, "Train networks (estimator, denoiser, sftmd) and export their weights.")
     tsub = sp.add_subparsers(dest="what", required=True, parser_class=_Parser, metavar="WHAT")
     tp = tsub.add_parser("estimator", help="train a Spectrum-to-Kernel estimator (CGAN)",
                          description="Train a Spectrum-to-Kernel estimator (paper loss and optimiser). "
@@ -337,21 +391,33 @@ def build_parser() -> argparse.ArgumentParser:
     from s2k.train.denoiser import DenoiserTrainConfig
 
     add_dataclass_arguments(dp, DenoiserTrainConfig)
+    rp = tsub.add_parser("sr", help="train the sftmd SR backend (kernel-conditioned, all scales)",
+                         description="Train the sftmd backend: one SFTMD network for scales 2-4 and every "
+                         "kernel family. Resumable; run under torchrun for DistributedDataParallel.")
+    rp.set_defaults(func=cmd_train_sr)
+    rp.add_argument("--out", required=True, help="run folder (checkpoints, logs)")
+    rp.add_argument("--resume", action="store_true", help="continue the run in --out")
+    rp.add_argument("--quiet", action="store_true", help="no progress bar")
+    from s2k.train.sr import SRTrainConfig
+
+    add_dataclass_arguments(rp, SRTrainConfig)
     ep = tsub.add_parser("export", help="export a run's network as shippable weights",
-                         description="Export a run checkpoint's network (estimator generator or denoiser) as "
+                         description="Export a run checkpoint's network (estimator generator, denoiser or "
+                         "SFTMD) as "
                          "fp16 safetensors with metadata.")
     ep.set_defaults(func=cmd_train_export)
     ep.add_argument("checkpoint", help="run checkpoint (best.safetensors or last.safetensors)")
     ep.add_argument("-o", "--output", required=True, help="weight file to write (.safetensors)")
     ep.add_argument("--float32", action="store_true", help="keep float32 weights (default fp16)")
 
-    sp = add("demo", cmd_demo, "Degrade the bundled sample (or --image) with a random kernel and write the "
-             "LR image, the kernel and the spectrum pictures.")
+    sp = add("demo", cmd_demo, "Blind SR of the bundled sample (or --image) degraded with a random kernel: "
+             "estimate the kernel, super-resolve, print the kernel error and PSNR gain, write a figure.")
     sp.add_argument("--image", help="HR image (default: the bundled sample)")
     sp.add_argument("--family", choices=FAMILIES, default="gaussian", help="kernel family (default gaussian)")
     sp.add_argument("-s", "--scale", type=_scale, default=2, help="scale factor (default 2)")
     sp.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     sp.add_argument("--noise", type=_nonneg_float, default=0.0, help="Gaussian noise σ in 0..255 units")
+    sp.add_argument("--backend", choices=("pnp", "sftmd"), default="pnp", help="SR backend (default pnp)")
     sp.add_argument("--out", default="s2k-demo", help="output folder (default ./s2k-demo)")
     return p
 

@@ -13,9 +13,10 @@ kept), each degraded with its own kernel drawn in order from ``numpy.random.defa
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -51,8 +52,10 @@ def random_crops(pool: Sequence[np.ndarray], n: int, h: int, w: int, rng: np.ran
     """``n`` random ``h×w`` crops (n×h×w×3 uint8) with random 90° rotations and flips.
 
     An image is rotated by 90° first when the crop only fits it that way; images that fit the crop in
-    neither orientation are skipped.
+    neither orientation are skipped; raises S2KError when no image fits.
     """
+    if not any(min(im.shape[:2]) >= min(h, w) and max(im.shape[:2]) >= max(h, w) for im in pool):
+        raise S2KError(f"no image of the pool holds a {h}×{w} crop")
     out = np.empty((n, h, w, 3), dtype=np.uint8)
     i = 0
     while i < n:
@@ -125,27 +128,42 @@ def make_estimator_batch(
     return EstimatorBatch(spec, scale, k, (lr_h, lr_w))
 
 
-class EstimatorBatches(IterableDataset):
-    """An endless stream of :class:`EstimatorBatch` es; each DataLoader worker (and DDP rank) draws its own.
+class BatchStream(IterableDataset):
+    """An endless stream of batches ``make(pool, cfg, rng)``; each DataLoader worker (and DDP rank) draws
+    its own.
 
     The stream is determined by ``(seed, rank, start, worker id)``; restart it with a new ``start`` (the
     iteration reached) when resuming so a resumed run does not replay the batches it has already seen.
+    ``make`` must be a module-level function (workers may be spawned).
     """
 
     def __init__(
-        self, pool: Sequence[np.ndarray], cfg: BatchConfig, seed: int, rank: int = 0, start: int = 0
+        self,
+        make: Callable[[Sequence[np.ndarray], Any, np.random.Generator], Any],
+        pool: Sequence[np.ndarray],
+        cfg: Any,
+        seed: int,
+        rank: int = 0,
+        start: int = 0,
     ) -> None:
         super().__init__()
-        self.pool, self.cfg, self.seed, self.rank, self.start = pool, cfg, seed, rank, start
+        self.make, self.pool, self.cfg, self.seed, self.rank, self.start = make, pool, cfg, seed, rank, start
 
-    def __iter__(self) -> Iterator[EstimatorBatch]:
+    def __iter__(self) -> Iterator[Any]:
         info = get_worker_info()
         wid = info.id if info is not None else 0
         if info is not None:
             torch.set_num_threads(1)
         rng = np.random.default_rng([self.seed, self.rank, self.start, wid])
         while True:
-            yield make_estimator_batch(self.pool, self.cfg, rng)
+            yield self.make(self.pool, self.cfg, rng)
+
+
+def estimator_batches(
+    pool: Sequence[np.ndarray], cfg: BatchConfig, seed: int, rank: int = 0, start: int = 0
+) -> BatchStream:
+    """The estimator's stream of :class:`EstimatorBatch` es (:func:`make_estimator_batch`)."""
+    return BatchStream(make_estimator_batch, pool, cfg, seed, rank, start)
 
 
 @dataclass

@@ -293,9 +293,15 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
         return arr.copy()
     if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
         raise ValueError(f"cannot convert an array of dtype {arr.dtype} to an 8-bit image")
-    if np.issubdtype(arr.dtype, np.floating) and np.isnan(arr).any():
-        raise ValueError("cannot convert NaN values to an 8-bit image")
-    return np.clip(np.round(arr), 0, 255).astype(np.uint8)
+    flat = arr.reshape(arr.shape[0], -1) if arr.ndim and arr.size else arr.reshape(1, -1)
+    out = np.empty(flat.shape, dtype=np.uint8)
+    rows = max(1, (1 << 22) // max(1, flat.shape[1]))  # blocks of ~4 M values: bounded temporaries
+    for y in range(0, flat.shape[0], rows):
+        block = flat[y : y + rows]
+        if np.issubdtype(block.dtype, np.floating) and np.isnan(block).any():
+            raise ValueError("cannot convert NaN values to an 8-bit image")
+        out[y : y + rows] = np.clip(np.round(block), 0, 255)
+    return out.reshape(arr.shape)
 
 
 def write_image(path: str | os.PathLike[str], image: np.ndarray) -> None:

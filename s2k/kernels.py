@@ -504,6 +504,20 @@ def center_of_mass(k: np.ndarray) -> tuple[float, float]:
     return dy, dx
 
 
+def bicubic_like_kernel(scale: int) -> np.ndarray:
+    """The kernel a bicubic-trained ("kernel-unaware") SR method assumes: the anti-aliasing kernel of
+    Matlab's ``imresize(·, 1/s, 'bicubic')``, ``c(x/s)/s`` with Keys' cubic ``c`` (a = -0.5), separable and
+    centred on s2k's grid, keeping its positive main lobe ``|x| < s`` (side ``2s - 1``; the small negative
+    lobes at ``s < |x| < 2s`` are dropped, as s2k kernels are non-negative), normalised to sum 1.
+    ``scale`` 1 gives the delta."""
+    if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 1:
+        raise S2KError(f"scale must be an integer >= 1, got {scale!r}")
+    x = np.abs(np.arange(-(scale - 1), scale) / scale)
+    w = (1.5 * x - 2.5) * x * x + 1  # Keys' cubic for |x| <= 1, a = -0.5
+    k = np.outer(w, w)
+    return k / k.sum()
+
+
 def flip180(k: np.ndarray) -> np.ndarray:
     """The kernel rotated by 180° (``k[::-1, ::-1]``): turns a correlation kernel into the matching
     convolution kernel and back; for odd sides the middle pixel stays in place."""

@@ -2,8 +2,12 @@
 
 :func:`super_resolve` is the one entry point behind ``s2k sr``. Backends: ``pnp`` (plug-and-play HQS,
 :mod:`s2k.sr.pnp`; any kernel, any integer scale) with the learned denoiser prior (``prior="learned"``,
-shipped weights) or the classical TV prior (``prior="tv"``, no weights). The paper's ``sftmd`` backend is
-not implemented yet.
+shipped weights) or the classical TV prior (``prior="tv"``, no weights); ``sftmd`` (the paper's
+kernel-conditioned network, :mod:`s2k.sr.sftmd`; shipped weights, scales 2-4, noise-free images).
+
+``kernel="bicubic"`` runs the kernel-unaware reference: the backend told the blur is the bicubic-like
+kernel that bicubic-trained SR methods assume (:func:`s2k.kernels.bicubic_like_kernel`), whatever the
+real blur was.
 """
 
 from __future__ import annotations
@@ -15,15 +19,16 @@ import numpy as np
 from s2k.degradation import check_scale
 from s2k.errors import S2KError
 from s2k.estimate import estimate_kernel
-from s2k.kernels import validate_kernel
+from s2k.kernels import bicubic_like_kernel, validate_kernel
 
-BACKENDS = ("pnp",)
+BACKENDS = ("pnp", "sftmd")
 PRIORS = ("learned", "tv")
 
 
 @dataclass
 class SRResult:
-    """An SR image (float64, 0..255, ``s·H × s·W`` with the LR's channels) and the kernel it used."""
+    """An SR image (0..255, ``s·H × s·W`` with the LR's channels; float64, or float32 for images processed
+    in tiles) and the kernel it used."""
 
     image: np.ndarray
     kernel: np.ndarray
@@ -33,7 +38,7 @@ class SRResult:
 def super_resolve(
     lr: np.ndarray,
     scale: int,
-    kernel: np.ndarray | None = None,
+    kernel: np.ndarray | str | None = None,
     *,
     family: str = "gaussian",
     backend: str = "pnp",
@@ -46,12 +51,13 @@ def super_resolve(
     Args:
         lr: H×W or H×W×C image in 0..255 (grey, RGB, RGBA; alpha is up-scaled separately and kept).
         scale: integer >= 1.
-        kernel: the blur kernel in HR pixels (odd sizes, >= 0); None estimates it with the ``family`` model.
+        kernel: the blur kernel in HR pixels (odd sizes, >= 0); None estimates it with the ``family`` model;
+            ``"bicubic"`` assumes the bicubic-like kernel (the kernel-unaware reference).
         family: kernel family for the estimator (``gaussian``, ``motion``, ``disk``).
-        backend: ``pnp``.
-        prior: ``learned`` (shipped denoiser) or ``tv``.
+        backend: ``pnp`` or ``sftmd``.
+        prior: pnp prior, ``learned`` (shipped denoiser) or ``tv``.
         noise: σ_n of the LR image's noise in 0..255 units.
-        tile: LR tile side for large images (None: the backend's default of 512).
+        tile: LR tile side for large images (None: the backend's default, 512 for pnp, 256 for sftmd).
     """
     from s2k.sr.pnp import PnPConfig, pnp_super_resolve
 
@@ -61,7 +67,16 @@ def super_resolve(
     if prior not in PRIORS:
         raise S2KError(f"unknown prior {prior!r}; choose from {', '.join(PRIORS)}")
     estimated = kernel is None
-    k = estimate_kernel(lr, scale, family) if estimated else validate_kernel(kernel)
+    if isinstance(kernel, str):
+        if kernel != "bicubic":
+            raise S2KError(f"kernel must be an array, None or 'bicubic', got {kernel!r}")
+        k = bicubic_like_kernel(scale)
+    else:
+        k = estimate_kernel(lr, scale, family) if estimated else validate_kernel(kernel)
+    if backend == "sftmd":
+        from s2k.sr.sftmd import sftmd_super_resolve
+
+        return SRResult(sftmd_super_resolve(lr, k, scale, noise=noise, tile=tile), k, estimated)
     cfg = PnPConfig()
     if tile is not None:
         cfg = replace(cfg, tile=tile)

@@ -72,9 +72,12 @@ def test_spectrum_and_demo(tmp_path, hr_png, capsys):
     assert read_image(tmp_path / "s.png").shape == (64, 64, 1)
     assert np.load(tmp_path / "s.npy").shape == (64, 64)
     code, out, _ = run(["demo", "--image", str(hr_png), "--out", str(tmp_path / "demo")], capsys)
-    assert code == 0 and "wrote" in out
-    for name in ("lr.png", "kernel.npy", "kernel.png", "spectrum.png", "demo.png"):
+    assert code == 0 and "wrote" in out and "D_v" in out and "PSNR-Y" in out
+    for name in ("lr.png", "sr.png", "kernel_true.npy", "kernel_estimated.npy", "kernel_estimated.png",
+                 "spectrum.png", "demo.png"):
         assert (tmp_path / "demo" / name).is_file()
+    hr = read_image(hr_png)
+    assert read_image(tmp_path / "demo" / "sr.png").shape == (hr.shape[0] // 2 * 2, hr.shape[1] // 2 * 2, 3)
 
 
 @pytest.mark.parametrize("command", ["kernel", "degrade", "spectrum", "demo"])

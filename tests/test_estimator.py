@@ -10,7 +10,7 @@ import pytest
 import torch
 from conftest import textured_image
 
-from s2k.checkpoint import load_checkpoint, save_checkpoint
+from s2k.checkpoint import load_checkpoint, read_metadata, save_checkpoint
 from s2k.degradation import degrade
 from s2k.errors import S2KError
 from s2k.estimate import load_estimator
@@ -19,6 +19,7 @@ from s2k.io import write_image
 from s2k.kernels import flip180, sample_kernels
 from s2k.nets.discriminator import PatchDiscriminator
 from s2k.nets.generator import GeneratorConfig, KernelGenerator, kernel_to_map, map_to_kernel
+from s2k.train.common import lr_at, schedule_progress
 from s2k.train.estimator import EstimatorTrainConfig, export_estimator, train_estimator
 
 
@@ -159,3 +160,29 @@ def test_flip_invariant_l1():
     sym = kernel_to_map(torch.from_numpy(sample_kernels("gaussian", 2, seed=1)), 32)
     noisy = sym + 0.01 * torch.randn_like(sym)
     torch.testing.assert_close(map_l1(noisy, sym, True), map_l1(noisy, sym, False))
+
+
+def test_fine_tuning_from_weights_and_time_limit(tmp_path, image_folder):
+    torch.manual_seed(0)
+    first = tmp_path / "first"
+    train_estimator(tiny_config(image_folder, iterations=5, val_dir=""), first, progress=False)
+    export_estimator(first / "last.safetensors", tmp_path / "w.safetensors")
+    run = tmp_path / "tuned"
+    cfg = tiny_config(image_folder, iterations=1000, val_dir="", init=str(tmp_path / "w.safetensors"),
+                      time_limit_min=0.02, checkpoint_every=10000)
+    summary = train_estimator(cfg, run, progress=False)
+    assert 0 < summary["iteration"] < 1000  # stopped by the 1.2 s limit, and saved there
+    meta = read_metadata(run / "last.safetensors")
+    assert meta["iteration"] == summary["iteration"]
+    with pytest.raises(S2KError, match="differs"):  # weights of another network are refused
+        train_estimator(tiny_config(image_folder, width=16, val_dir="", init=str(tmp_path / "w.safetensors")),
+                        tmp_path / "bad", progress=False)
+
+
+def test_schedule_progress_and_cosine():
+    assert schedule_progress(50, 100) == 0.5
+    assert schedule_progress(10, 100, elapsed_s=45, time_limit_min=1.0) == 0.75
+    assert schedule_progress(10, 100, elapsed_s=600, time_limit_min=1.0) == 1.0
+    assert lr_at(1e-3, "cosine", 0.0) == pytest.approx(1e-3)
+    assert lr_at(1e-3, "cosine", 1.0) == pytest.approx(1e-5)
+    assert lr_at(1e-3, "constant", 0.7) == 1e-3

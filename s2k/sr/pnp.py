@@ -278,8 +278,9 @@ def pnp_super_resolve(
         config: :class:`PnPConfig` (iterations, schedule, padding, tiling).
 
     Returns:
-        The SR image, float64 in 0..255, ``s·H × s·W`` with the channels of ``lr``. Images larger than
-        ``config.tile`` LR pixels are processed in overlapping tiles (:func:`s2k.sr.tiling.tiled_apply`).
+        The SR image in 0..255, ``s·H × s·W`` with the channels of ``lr``: float64, or float32 for images
+        larger than ``config.tile`` LR pixels, which are processed in overlapping tiles
+        (:func:`s2k.sr.tiling.tiled_apply`) in bounded memory.
     """
     cfg = config or PnPConfig()
     scale = check_scale(scale)
@@ -312,7 +313,7 @@ def pnp_super_resolve(
         sr = tiled_apply(run, colour, scale, cfg.tile, cfg.tile_overlap)
     else:
         sr = run(colour)
-    sr = np.clip(sr, 0.0, 255.0)
+    sr = np.clip(sr, 0.0, 255.0, out=sr if sr.flags.writeable else None)
     if has_alpha:
         alpha = bicubic_upsample(im[:, :, -1], scale)
         sr = np.concatenate([sr, alpha[:, :, None]], axis=2)

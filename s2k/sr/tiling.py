@@ -58,33 +58,39 @@ def tiled_apply(
         overlap: minimum LR pixels shared by neighbouring tiles.
 
     Returns:
-        The blended SR image, float64, ``s·H × s·W`` (× C as ``lr``).
+        The blended SR image, ``s·H × s·W`` (× C as ``lr``): float64 when ``lr`` fits one tile, else
+        float32 (the accumulator; halves the memory of large outputs, far below 8-bit precision).
     """
     scale = check_scale(scale)
     if tile < 1 or overlap < 0 or tile <= 2 * overlap:
         raise S2KError(f"need tile > 2·overlap >= 0, got tile {tile}, overlap {overlap}")
     arr = np.asarray(lr)
-    im = as_hwc(arr).astype(np.float64)
+    im = as_hwc(arr)
     h, w = im.shape[:2]
     if h <= tile and w <= tile:
-        out = np.asarray(fn(im), dtype=np.float64)
+        out = np.asarray(fn(im.astype(np.float64)), dtype=np.float64)
         return out[:, :, 0] if arr.ndim == 2 else out
+    # The tiles form a grid, so the summed blending weight is separable: wsum(y, x) = WY(y) · WX(x).
+    ys0, xs0 = tile_starts(h, tile, overlap), tile_starts(w, tile, overlap)
+    th, tw = min(tile, h), min(tile, w)
+    wys = [_axis_weight(y0, th, h, scale, overlap) for y0 in ys0]
+    wxs = [_axis_weight(x0, tw, w, scale, overlap) for x0 in xs0]
+    wy_sum, wx_sum = np.zeros(h * scale), np.zeros(w * scale)
+    for y0, wy in zip(ys0, wys, strict=True):
+        wy_sum[y0 * scale : (y0 + th) * scale] += wy
+    for x0, wx in zip(xs0, wxs, strict=True):
+        wx_sum[x0 * scale : (x0 + tw) * scale] += wx
     acc = None
-    wsum = np.zeros((h * scale, w * scale, 1))
-    for y0 in tile_starts(h, tile, overlap):
-        th = min(tile, h)
-        wy = _axis_weight(y0, th, h, scale, overlap)
-        for x0 in tile_starts(w, tile, overlap):
-            tw = min(tile, w)
-            wx = _axis_weight(x0, tw, w, scale, overlap)
-            sr = np.asarray(fn(im[y0 : y0 + th, x0 : x0 + tw]), dtype=np.float64)
+    for y0, wy in zip(ys0, wys, strict=True):
+        for x0, wx in zip(xs0, wxs, strict=True):
+            sr = np.asarray(fn(im[y0 : y0 + th, x0 : x0 + tw].astype(np.float64)), dtype=np.float64)
             if sr.shape[:2] != (th * scale, tw * scale):
                 raise ValueError(f"fn returned {sr.shape[:2]} for an LR tile of {th}×{tw} at ×{scale}")
-            if acc is None:
-                acc = np.zeros((h * scale, w * scale, sr.shape[2]))
-            weight = (wy[:, None] * wx[None, :])[:, :, None]
+            if acc is None:  # float32 accumulator: large outputs stay within bounded memory
+                acc = np.zeros((h * scale, w * scale, sr.shape[2]), dtype=np.float32)
+            weight = ((wy / wy_sum[y0 * scale : (y0 + th) * scale])[:, None]
+                      * (wx / wx_sum[x0 * scale : (x0 + tw) * scale])[None, :])[:, :, None]
             ys, xs = slice(y0 * scale, (y0 + th) * scale), slice(x0 * scale, (x0 + tw) * scale)
             acc[ys, xs] += weight * sr
-            wsum[ys, xs] += weight
-    out = acc / wsum
-    return out[:, :, 0] if arr.ndim == 2 else out
+    assert acc is not None
+    return acc[:, :, 0] if arr.ndim == 2 else acc

@@ -22,9 +22,8 @@ DistributedDataParallel. :func:`export_denoiser` writes a run's network as a shi
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,6 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from s2k.checkpoint import load_checkpoint, read_metadata, save_checkpoint
 from s2k.data import load_hr_pool, random_crops
 from s2k.errors import S2KError
 from s2k.io import list_images, read_image
@@ -47,7 +45,15 @@ from s2k.nets.denoiser import (
     default_denoiser,
     load_denoiser,
 )
-from s2k.train.common import append_csv, lr_at, prepare_run, setup_distributed
+from s2k.train.common import (
+    RunRecorder,
+    begin_run,
+    due,
+    export_run,
+    lr_at,
+    schedule_progress,
+    time_up,
+)
 from s2k.train.common import config_from_dict as _config_from_dict
 from s2k.train.estimator import DEFAULT_TRAIN_DIRS, DEFAULT_VAL_DIR
 
@@ -90,6 +96,7 @@ class DenoiserTrainConfig:
     threads: int = 0  # 0: torch's default
     device: str = "cpu"
     amp: bool = True  # bf16 autocast, CUDA only
+    time_limit_min: float = 0.0  # > 0: stop (and save) after this many minutes; the schedule ends there
     log_every: int = 100
     checkpoint_every: int = 1000
 
@@ -115,8 +122,9 @@ def config_from_dict(d: dict[str, Any]) -> DenoiserTrainConfig:
     return _config_from_dict(DenoiserTrainConfig, d)
 
 
-def _lr_at(cfg: DenoiserTrainConfig, it: int) -> float:
-    return lr_at(cfg.lr, cfg.lr_schedule, it, cfg.iterations)
+def _lr_at(cfg: DenoiserTrainConfig, it: int, elapsed_s: float = 0.0) -> float:
+    progress = schedule_progress(it, cfg.iterations, elapsed_s, cfg.time_limit_min)
+    return lr_at(cfg.lr, cfg.lr_schedule, progress)
 
 
 def make_denoiser_batch(
@@ -183,21 +191,15 @@ def train_denoiser(
 ) -> dict[str, Any]:
     """Train (or resume) a denoiser run in folder ``out``; returns the final summary."""
     out = Path(out)
-    world, rank, device = setup_distributed(cfg.device)
+    cfg, world, rank, device = begin_run(cfg, out, resume)
     main = rank == 0
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
 
     last = out / "last.safetensors"
-    cfg = prepare_run(out, cfg, resume, main)
 
     net = DenoiserNet(cfg.denoiser_config()).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
-    start, best, wall_before = 0, -float("inf"), 0.0
-    if resume and last.exists():
-        meta = load_checkpoint(last, {"net": net}, {"net": opt})
-        start, best, wall_before = meta["iteration"], meta.get("best", -float("inf")), meta.get("wall_s", 0.0)
+    rec = RunRecorder(out, "s2k-denoiser-run", cfg, {"net": net}, {"net": opt}, higher_is_better=True)
+    start = rec.resume() if resume and last.exists() else 0
     plain = net
     model: torch.nn.Module = net
     if world > 1:
@@ -208,31 +210,20 @@ def train_denoiser(
     val_items = make_val_set(cfg) if main and cfg.val_dir else []
     amp = cfg.amp and device.type == "cuda"
 
-    def save(path: Path, it: int, with_opt: bool, extra: dict[str, Any]) -> None:
-        meta = {
-            "kind": "s2k-denoiser-run",
-            "config": asdict(cfg),
-            "iteration": it,
-            "best": best,
-            "wall_s": wall_before + time.time() - t0,
-            **extra,
-        }
-        save_checkpoint(path, {"net": plain}, {"net": opt} if with_opt else None, meta)
-
     if main:
         print(
             f"denoiser {cfg.denoiser_config()}: {count_parameters(plain):,} params; {len(pool)} HR images; "
             f"iterations {start} -> {cfg.iterations} on {device}"
         )
-    t0 = time.time()
+    rec.start_clock()
     it = start
     bar = tqdm(total=cfg.iterations, initial=start, disable=not (progress and main), desc="train", unit="it")
     model.train()
     try:
-        while it < cfg.iterations:
+        while it < cfg.iterations and not time_up(rec.elapsed, cfg.time_limit_min):
             clean, noisy, sigma = make_denoiser_batch(pool, cfg, rng)
             clean, noisy, sigma = (t.to(device, non_blocking=True) for t in (clean, noisy, sigma))
-            lr = _lr_at(cfg, it)
+            lr = _lr_at(cfg, it, rec.elapsed)
             for group in opt.param_groups:
                 group["lr"] = lr
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
@@ -246,39 +237,27 @@ def train_denoiser(
             bar.update(1)
             if not main:
                 continue
-            if it % cfg.log_every == 0 or it == cfg.iterations:
+            if due(it, cfg.log_every, cfg.iterations):
                 with torch.no_grad():
                     psnr = -10 * torch.log10(F.mse_loss(pred.clamp(0, 1), clean).clamp_min(1e-12))
-                row = {
-                    "iteration": it,
-                    "wall_s": round(wall_before + time.time() - t0, 1),
-                    "lr": lr,
-                    "loss": loss.item(),
-                    "train_psnr_rgb": round(psnr.item(), 3),
-                }
-                append_csv(out / "log.csv", row)
-                bar.set_postfix(loss=f"{loss.item():.4f}")
-            if val_items and (it % cfg.val_every == 0 or it == cfg.iterations):
-                res = validate(plain, val_items, cfg.val_sigmas)
-                append_csv(
-                    out / "val.csv",
-                    {
-                        "iteration": it,
-                        "wall_s": round(wall_before + time.time() - t0, 1),
-                        **{k: f"{v:.4f}" for k, v in res.items()},
-                    },
+                rec.row(
+                    "log.csv", it, {"lr": lr, "loss": loss.item(), "train_psnr_rgb": round(psnr.item(), 3)}
                 )
+                bar.set_postfix(loss=f"{loss.item():.4f}")
+            if val_items and due(it, cfg.val_every, cfg.iterations):
+                res = validate(plain, val_items, cfg.val_sigmas)
+                rec.row("val.csv", it, {k: f"{v:.4f}" for k, v in res.items()})
                 bar.write(f"[{it}] " + " ".join(f"{k}={v:.3f}" for k, v in res.items()))
-                if res["psnr_mean"] > best:
-                    best = res["psnr_mean"]
-                    save(out / "best.safetensors", it, False, {"val": res})
-            if it % cfg.checkpoint_every == 0 or it == cfg.iterations:
-                save(last, it, True, {})
+                rec.offer(it, res["psnr_mean"], res)
+            if due(it, cfg.checkpoint_every, cfg.iterations):
+                rec.save("last.safetensors", it)
+        if main and not due(it, cfg.checkpoint_every, cfg.iterations):  # stopped by the time limit
+            rec.save("last.safetensors", it)
     finally:
         bar.close()
         if world > 1:
             dist.destroy_process_group()
-    return {"iteration": it, "best_psnr_mean": best, "wall_s": wall_before + time.time() - t0}
+    return {"iteration": it, "best_psnr_mean": rec.best, "wall_s": rec.wall}
 
 
 def export_denoiser(
@@ -286,22 +265,9 @@ def export_denoiser(
 ) -> dict[str, Any]:
     """Write a run's network (``last.safetensors`` or ``best.safetensors``) as a shippable weight file
     (fp16 by default) with metadata ``kind = "s2k-denoiser"``; returns the metadata."""
-    run_meta = read_metadata(checkpoint)
-    if run_meta.get("kind") != "s2k-denoiser-run":
-        raise S2KError(f"{checkpoint}: not an s2k denoiser run checkpoint")
-    cfg = config_from_dict(run_meta["config"])
-    net = DenoiserNet(cfg.denoiser_config())
-    load_checkpoint(checkpoint, {"net": net}, strict=True)
-    meta = {
-        "kind": "s2k-denoiser",
-        "denoiser": cfg.denoiser_config().to_dict(),
-        "training": {
-            "iteration": run_meta["iteration"],
-            "wall_s": run_meta.get("wall_s"),
-            "config": run_meta["config"],
-            "val": run_meta.get("val"),
-        },
-        **(extra or {}),
-    }
-    save_checkpoint(output, {"net": net}, None, meta, dtype=torch.float16 if half else None)
-    return meta
+
+    def build(config: dict[str, Any]) -> tuple[str, torch.nn.Module, dict[str, Any]]:
+        net_cfg = config_from_dict(config).denoiser_config()
+        return "net", DenoiserNet(net_cfg), {"kind": "s2k-denoiser", "denoiser": net_cfg.to_dict()}
+
+    return export_run(checkpoint, output, "s2k-denoiser-run", build, half, extra)

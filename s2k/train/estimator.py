@@ -14,8 +14,7 @@ CPU). Export a run's generator for shipping with :func:`export_estimator`.
 
 from __future__ import annotations
 
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +22,10 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from s2k.checkpoint import load_checkpoint, read_metadata, save_checkpoint
-from s2k.data import BatchConfig, EstimatorBatches, load_hr_pool, make_synthetic_set
+from s2k.checkpoint import load_checkpoint
+from s2k.data import BatchConfig, estimator_batches, load_hr_pool, make_synthetic_set
 from s2k.errors import S2KError
 from s2k.estimate import KernelEstimator
 from s2k.kernels import FAMILIES
@@ -36,7 +34,17 @@ from s2k.metrics import kernel_errors
 from s2k.nets import count_parameters
 from s2k.nets.discriminator import PatchDiscriminator
 from s2k.nets.generator import GeneratorConfig, KernelGenerator, kernel_to_map
-from s2k.train.common import append_csv, lr_at, prepare_run, setup_distributed
+from s2k.train.common import (
+    RunRecorder,
+    begin_run,
+    check_init,
+    due,
+    export_run,
+    lr_at,
+    make_loader,
+    schedule_progress,
+    time_up,
+)
 from s2k.train.common import config_from_dict as _config_from_dict
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -80,11 +88,13 @@ class EstimatorTrainConfig:
     lr_size_max: int = 160
     noise_max: float = 0.0
     pool_limit: int = 0  # 0: every training image
+    init: str = ""  # start the generator from these weights (shipped file or run checkpoint); D starts fresh
     seed: int = 0
     workers: int = 1
     threads: int = 0  # 0: torch's default
     device: str = "cpu"
     amp: bool = True  # bf16 autocast, CUDA only
+    time_limit_min: float = 0.0  # > 0: stop (and save) after this many minutes; the schedule ends there
     log_every: int = 50
     checkpoint_every: int = 500
 
@@ -128,8 +138,9 @@ def map_l1(fake: torch.Tensor, target: torch.Tensor, flip_invariant: bool) -> to
     return err.mean()
 
 
-def _lr_at(cfg: EstimatorTrainConfig, it: int) -> float:
-    return lr_at(cfg.lr, cfg.lr_schedule, it, cfg.iterations)
+def _lr_at(cfg: EstimatorTrainConfig, it: int, elapsed_s: float = 0.0) -> float:
+    progress = schedule_progress(it, cfg.iterations, elapsed_s, cfg.time_limit_min)
+    return lr_at(cfg.lr, cfg.lr_schedule, progress)
 
 
 def validate(estimator: KernelEstimator, val_sets: dict[int, list]) -> dict[str, float]:
@@ -145,28 +156,48 @@ def validate(estimator: KernelEstimator, val_sets: dict[int, list]) -> dict[str,
     return out
 
 
+def init_generator(G: KernelGenerator, path: str | Path, config: GeneratorConfig) -> None:
+    """Load a generator's weights from a shipped estimator file or a run checkpoint (fine-tuning start);
+    raises S2KError when the file's network differs from ``config``."""
+    check_init(
+        path,
+        config.to_dict(),
+        {
+            "s2k-estimator": lambda m: m["generator"],
+            "s2k-estimator-run": lambda m: config_from_dict(m["config"]).generator_config().to_dict(),
+        },
+    )
+    load_checkpoint(path, {"G": G}, strict=True)
+
+
 def train_estimator(
     cfg: EstimatorTrainConfig, out: str | Path, resume: bool = False, progress: bool = True
 ) -> dict[str, Any]:
     """Train (or resume) an estimator run in folder ``out``; returns the final summary."""
     out = Path(out)
-    world, rank, device = setup_distributed(cfg.device)
+    cfg, world, rank, device = begin_run(cfg, out, resume)
     main = rank == 0
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
 
     last = out / "last.safetensors"
-    cfg = prepare_run(out, cfg, resume, main)
 
     G = KernelGenerator(cfg.generator_config()).to(device)
     D = PatchDiscriminator(2, cfg.disc_width, cfg.disc_layers).to(device)
     opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
-    start, best, wall_before = 0, float("inf"), 0.0
+    rec = RunRecorder(
+        out,
+        "s2k-estimator-run",
+        cfg,
+        {"G": G, "D": D},
+        {"G": opt_g, "D": opt_d},
+        higher_is_better=False,
+        best_modules={"G": G},
+    )
+    start = 0
     if resume and last.exists():
-        meta = load_checkpoint(last, {"G": G, "D": D}, {"G": opt_g, "D": opt_d})
-        start, best, wall_before = meta["iteration"], meta.get("best", float("inf")), meta.get("wall_s", 0.0)
+        start = rec.resume()
+    elif cfg.init:
+        init_generator(G, cfg.init, cfg.generator_config())
     if world > 1:
         ids = [device.index] if device.type == "cuda" else None
         G = DistributedDataParallel(G, device_ids=ids)
@@ -174,14 +205,7 @@ def train_estimator(
     g_plain: KernelGenerator = getattr(G, "module", G)
 
     pool = load_hr_pool(cfg.train_dirs, cfg.pool_limit or None, progress=progress and main)
-    stream = EstimatorBatches(pool, cfg.batch_config(), cfg.seed, rank=rank, start=start)
-    loader = DataLoader(
-        stream,
-        batch_size=None,
-        num_workers=cfg.workers,
-        persistent_workers=cfg.workers > 0,
-        prefetch_factor=4 if cfg.workers > 0 else None,
-    )
+    loader = make_loader(estimator_batches(pool, cfg.batch_config(), cfg.seed, rank, start), cfg.workers, 4)
     val_sets = {}
     if main and cfg.val_dir:
         val_sets = {
@@ -190,39 +214,25 @@ def train_estimator(
     estimator = KernelEstimator(g_plain, cfg.family, cfg.scales, {})
     amp = cfg.amp and device.type == "cuda"
 
-    def save(path: Path, it: int, with_opt: bool, extra: dict[str, Any]) -> None:
-        meta = {
-            "kind": "s2k-estimator-run",
-            "config": asdict(cfg),
-            "iteration": it,
-            "best": best,
-            "wall_s": wall_before + time.time() - t0,
-            **extra,
-        }
-        if with_opt:
-            save_checkpoint(path, {"G": G, "D": D}, {"G": opt_g, "D": opt_d}, meta)
-        else:
-            save_checkpoint(path, {"G": G}, None, meta)
-
     if main:
         print(
             f"estimator {cfg.family} ×{','.join(map(str, cfg.scales))}: G {count_parameters(g_plain):,} "
             f"params, D {count_parameters(getattr(D, 'module', D)):,}; {len(pool)} HR images; "
             f"iterations {start} -> {cfg.iterations} on {device}"
         )
-    t0 = time.time()
+    rec.start_clock()
     it = start
     bar = tqdm(total=cfg.iterations, initial=start, disable=not (progress and main), desc="train", unit="it")
     G.train()
     D.train()
     data = iter(loader)
     try:
-        while it < cfg.iterations:
+        while it < cfg.iterations and not time_up(rec.elapsed, cfg.time_limit_min):
             batch = next(data)
             spec = batch.spectrum.to(device, non_blocking=True)
             cond = batch.scale.to(device)
             target = kernel_to_map(batch.kernel.to(device), cfg.spectrum_size)
-            lr = _lr_at(cfg, it)
+            lr = _lr_at(cfg, it, rec.elapsed)
             for opt in (opt_g, opt_d):
                 for group in opt.param_groups:
                     group["lr"] = lr
@@ -249,64 +259,49 @@ def train_estimator(
             bar.update(1)
             if not main:
                 continue
-            if it % cfg.log_every == 0 or it == cfg.iterations:
-                row = {
-                    "iteration": it,
-                    "wall_s": round(wall_before + time.time() - t0, 1),
-                    "lr": lr,
-                    "loss_g": loss_g.item(),
-                    "l1": l1.item(),
-                    "adv": adv.item(),
-                    "tv": tv.item(),
-                    "loss_d": loss_d.item(),
-                }
-                append_csv(out / "log.csv", row)
-                bar.set_postfix(l1=f"{l1.item():.4f}", d=f"{loss_d.item():.3f}")
-            if val_sets and (it % cfg.val_every == 0 or it == cfg.iterations):
-                res = validate(estimator, val_sets)
-                append_csv(
-                    out / "val.csv",
+            if due(it, cfg.log_every, cfg.iterations):
+                rec.row(
+                    "log.csv",
+                    it,
                     {
-                        "iteration": it,
-                        "wall_s": round(wall_before + time.time() - t0, 1),
-                        **{k: f"{v:.6g}" for k, v in res.items()},
+                        "lr": lr,
+                        "loss_g": loss_g.item(),
+                        "l1": l1.item(),
+                        "adv": adv.item(),
+                        "tv": tv.item(),
+                        "loss_d": loss_d.item(),
                     },
                 )
+                bar.set_postfix(l1=f"{l1.item():.4f}", d=f"{loss_d.item():.3f}")
+            if val_sets and due(it, cfg.val_every, cfg.iterations):
+                res = validate(estimator, val_sets)
+                rec.row("val.csv", it, {k: f"{v:.6g}" for k, v in res.items()})
                 bar.write(f"[{it}] " + " ".join(f"{k}={v:.6f}" for k, v in res.items() if k.startswith("dv")))
-                if res["dv_mean"] < best:
-                    best = res["dv_mean"]
-                    save(out / "best.safetensors", it, False, {"val": res})
-            if it % cfg.checkpoint_every == 0 or it == cfg.iterations:
-                save(last, it, True, {})
+                rec.offer(it, res["dv_mean"], res)
+            if due(it, cfg.checkpoint_every, cfg.iterations):
+                rec.save("last.safetensors", it)
+        if main and not due(it, cfg.checkpoint_every, cfg.iterations):  # stopped by the time limit
+            rec.save("last.safetensors", it)
     finally:
         bar.close()
         if world > 1:
             dist.destroy_process_group()
-    return {"iteration": it, "best_dv_mean": best, "wall_s": wall_before + time.time() - t0}
+    return {"iteration": it, "best_dv_mean": rec.best, "wall_s": rec.wall}
 
 
 def export_estimator(
     checkpoint: str | Path, output: str | Path, half: bool = True, extra: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """Write a run's generator as a shippable weight file (fp16 by default) with its metadata."""
-    run_meta = read_metadata(checkpoint)
-    if run_meta.get("kind") != "s2k-estimator-run":
-        raise S2KError(f"{checkpoint}: not an s2k estimator run checkpoint")
-    cfg = config_from_dict(run_meta["config"])
-    G = KernelGenerator(cfg.generator_config())
-    load_checkpoint(checkpoint, {"G": G}, strict=True)
-    meta = {
-        "kind": "s2k-estimator",
-        "family": cfg.family,
-        "scales": list(cfg.scales),
-        "generator": cfg.generator_config().to_dict(),
-        "training": {
-            "iteration": run_meta["iteration"],
-            "wall_s": run_meta.get("wall_s"),
-            "config": run_meta["config"],
-            "val": run_meta.get("val"),
-        },
-        **(extra or {}),
-    }
-    save_checkpoint(output, {"G": G}, None, meta, dtype=torch.float16 if half else None)
-    return meta
+
+    def build(config: dict[str, Any]) -> tuple[str, torch.nn.Module, dict[str, Any]]:
+        cfg = config_from_dict(config)
+        own = {
+            "kind": "s2k-estimator",
+            "family": cfg.family,
+            "scales": list(cfg.scales),
+            "generator": cfg.generator_config().to_dict(),
+        }
+        return "G", KernelGenerator(cfg.generator_config()), own
+
+    return export_run(checkpoint, output, "s2k-estimator-run", build, half, extra)
