@@ -4,8 +4,8 @@
     python benchmarks/sr_memory.py --lr /tmp/big_lr.png --scale 2     # peak RSS of read + SR + write
     python benchmarks/sr_memory.py --equivalence                       # tiled vs untiled PSNR
 
-The large LR image is synthetic (the bundled sample tiled to the HR size, then blurred and down-sampled
-with a Gaussian kernel: a real s2k degradation), made in a separate process so its making does not count.
+The large LR image is the bundled sample degraded with a Gaussian kernel (s2k's degradation) and tiled
+(mirrored, so it has no seams) to the LR size, made in a separate process so its making does not count.
 The measured process reads it, super-resolves it with the same kernel and writes the SR PNG to a temporary
 folder, as `s2k sr` would. Peak RSS is the process's ru_maxrss (Linux: KiB), torch included.
 """
@@ -28,13 +28,6 @@ from s2k.metrics import psnr_y
 from s2k.pipeline import super_resolve
 
 SAMPLE = Path(s2k.__file__).parent / "assets" / "sample.png"
-
-
-def _big(h: int, w: int) -> np.ndarray:
-    im = read_image(SAMPLE)[:, :, :3]
-    reps = (int(np.ceil(h / im.shape[0])), int(np.ceil(w / im.shape[1])))
-    out = np.tile(im, (*reps, 1))[:h, :w]
-    return out
 
 
 def main() -> None:
@@ -63,9 +56,11 @@ def main() -> None:
                 )
         return
     if args.make_lr:
-        write_image(
-            args.make_lr, degrade(_big(args.height * args.scale, args.width * args.scale), k, args.scale)
-        )
+        small = degrade(read_image(SAMPLE)[:, :, :3], k, args.scale)
+        tile = np.concatenate([small, small[::-1]], axis=0)
+        tile = np.concatenate([tile, tile[:, ::-1]], axis=1)
+        reps = (-(-args.height // tile.shape[0]), -(-args.width // tile.shape[1]), 1)
+        write_image(args.make_lr, np.tile(tile, reps)[: args.height, : args.width])
         return
     t = time.perf_counter()
     lr = read_image(args.lr)

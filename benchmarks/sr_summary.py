@@ -33,44 +33,50 @@ def main() -> None:
     groups = load(args.csv)
     print("| family | scale | method | images | PSNR-Y | SSIM-Y | vs bicubic | s / image |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for (fam, s), methods in sorted(groups.items(), key=lambda kv: (ORDER.index("bicubic"), kv[0])):
-        # compare methods on the images every method of the group has
-        common = set.intersection(*({r["image"] for r in rows} for rows in methods.values()))
-        mean = {
-            m: {
-                k: float(np.mean([float(r[k]) for r in rows if r["image"] in common]))
-                for k in ("psnr_y", "ssim_y", "seconds")
-            }
-            for m, rows in methods.items()
-        }
+    for (fam, s), methods in sorted(groups.items()):
         for m in ORDER:
-            if m not in mean:
+            if m not in methods:
                 continue
+            # each method against bicubic on the images both have
+            imgs = {r["image"] for r in methods[m]}
+            if "bicubic" in methods:
+                imgs &= {r["image"] for r in methods["bicubic"]}
+            mean = _means(methods, imgs)
             gain = f"{mean[m]['psnr_y'] - mean['bicubic']['psnr_y']:+.2f}" if "bicubic" in mean else ""
             print(
-                f"| {fam} | ×{s} | {m} | {len(common)} | {mean[m]['psnr_y']:.2f} | {mean[m]['ssim_y']:.4f} | "
+                f"| {fam} | ×{s} | {m} | {len(imgs)} | {mean[m]['psnr_y']:.2f} | {mean[m]['ssim_y']:.4f} | "
                 f"{gain} | {mean[m]['seconds']:.2f} |"
             )
     print()
     print(
-        "| family | scale | images | pnp: blind − true kernel (dB) | sftmd: blind − true kernel (dB) | "
-        "pnp learned − TV prior (dB) |"
+        "| family | scale | pnp: blind − true kernel, dB (images) | "
+        "sftmd: blind − true kernel, dB (images) | pnp learned − TV prior, dB (images) |"
     )
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- |")
     for (fam, s), methods in sorted(groups.items()):
-        common = set.intersection(*({r["image"] for r in rows} for rows in methods.values()))
-        m = {
-            k: float(np.mean([float(r["psnr_y"]) for r in rows if r["image"] in common]))
-            for k, rows in methods.items()
-        }
 
-        def diff(a: str, b: str, m: dict = m) -> str:
-            return f"{m[a] - m[b]:+.2f}" if a in m and b in m else "—"
+        def diff(a: str, b: str, methods: dict = methods) -> str:
+            if a not in methods or b not in methods:
+                return "—"
+            imgs = {r["image"] for r in methods[a]} & {r["image"] for r in methods[b]}
+            m = _means(methods, imgs)
+            return f"{m[a]['psnr_y'] - m[b]['psnr_y']:+.2f} ({len(imgs)})"
 
         print(
-            f"| {fam} | ×{s} | {len(common)} | {diff('blind-pnp', 'pnp')} | {diff('blind-sftmd', 'sftmd')} | "
+            f"| {fam} | ×{s} | {diff('blind-pnp', 'pnp')} | {diff('blind-sftmd', 'sftmd')} | "
             f"{diff('pnp', 'pnp-tv')} |"
         )
+
+
+def _means(methods: dict[str, list[dict]], imgs: set[str]) -> dict[str, dict[str, float]]:
+    """Mean PSNR-Y / SSIM-Y / seconds of each method over the images ``imgs`` (methods lacking one of them
+    are left out)."""
+    out = {}
+    for m, rows in methods.items():
+        sel = [r for r in rows if r["image"] in imgs]
+        if len(sel) == len(imgs) and sel:
+            out[m] = {k: float(np.mean([float(r[k]) for r in sel])) for k in ("psnr_y", "ssim_y", "seconds")}
+    return out
 
 
 if __name__ == "__main__":

@@ -244,6 +244,23 @@ def cmd_sr(args: argparse.Namespace) -> None:
         tqdm.write(msg)
 
 
+def cmd_bench(args: argparse.Namespace) -> None:
+    from s2k.bench import BenchConfig, run_bench
+
+    families = tuple(f.strip() for f in args.family.split(",") if f.strip())
+    try:
+        scales = tuple(int(x) for x in args.scale.split(",") if x.strip())
+    except ValueError:
+        raise S2KError(f"--scale must be comma-separated integers, got {args.scale!r}") from None
+    if not Path(args.hr).is_dir():
+        raise S2KError(f"--hr {args.hr!r} is not a folder")
+    cfg = BenchConfig(args.hr, args.out, families, scales, args.n, args.seed, args.noise, args.backend,
+                      not args.no_figures)
+    t0 = time.perf_counter()
+    path = run_bench(cfg, progress=not args.quiet)
+    print(f"results: {path}, {Path(args.out) / 'results.md'} ({time.perf_counter() - t0:.0f} s)")
+
+
 def cmd_train_estimator(args: argparse.Namespace) -> None:
     from s2k.train.estimator import EstimatorTrainConfig, train_estimator
     from s2k.train.options import dataclass_from_args
@@ -367,6 +384,19 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--noise", type=_nonneg_float, default=0.0, help="noise σ of the LR image, 0..255")
     sp.add_argument("--tile", type=_positive_int,
                     help="LR tile side for large images (default 512 for pnp, 256 for sftmd)")
+
+    sp = add("bench", cmd_bench, "Benchmark every kernel estimator and SR method on a folder of HR images "
+             "(resumable; results.csv, results.md, figures).")
+    sp.add_argument("--hr", required=True, help="folder of HR images")
+    sp.add_argument("--family", default=",".join(FAMILIES), help="comma-separated families (default all)")
+    sp.add_argument("--scale", default="2,3,4", help="comma-separated scales (default 2,3,4)")
+    sp.add_argument("--n", type=_positive_int, help="first N images (default all)")
+    sp.add_argument("--seed", type=int, default=0, help="degradation seed (default 0)")
+    sp.add_argument("--noise", type=_nonneg_float, default=0.0, help="noise σ added to the LR images")
+    sp.add_argument("--backend", choices=("pnp", "sftmd"), default="pnp", help="SR backend (default pnp)")
+    sp.add_argument("--out", required=True, help="output folder (a rerun resumes it)")
+    sp.add_argument("--no-figures", action="store_true", help="skip the figures")
+    sp.add_argument("--quiet", action="store_true", help="no progress bars")
 
     sp = add("train", lambda a: None, "Train networks (estimator, denoiser, sftmd) and export their weights.")
     tsub = sp.add_subparsers(dest="what", required=True, parser_class=_Parser, metavar="WHAT")

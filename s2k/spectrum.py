@@ -74,20 +74,12 @@ def _full_from_half(half: torch.Tensor, size: int) -> torch.Tensor:
     return torch.cat([half, right], dim=-1)
 
 
-def spectrum_feature_torch(
+def log_power_spectrum_torch(
     batch: torch.Tensor, size: int = DEFAULT_SIZE, max_tiles: int = DEFAULT_MAX_TILES
 ) -> torch.Tensor:
-    """Spectrum feature of a batch of LR images (see the module docstring for every choice).
-
-    Args:
-        batch: ``B×C×H×W`` tensor in 0..255 units, C = 1 (grey), 3 (RGB) or 4 (RGBA, alpha ignored).
-        size: side of the output map (the frequency grid), e.g. 256 as in the paper.
-        max_tiles: most tiles per axis for images larger than ``size``.
-
-    Returns:
-        ``B×1×size×size`` float tensor (float32 unless the input is float64): standardised log power
-        spectrum, DC at ``(size // 2, size // 2)``.
-    """
+    """The log power spectrum of a batch of LR images before standardisation: ``B×size×size``, DC at
+    ``(size // 2, size // 2)``, bin ``(u, v)`` at ``(u - size // 2) / size`` cycles per LR pixel, power in
+    (0..1 intensity)² per pixel (module docstring for every choice)."""
     if batch.ndim != 4:
         raise ValueError(f"expected B×C×H×W, got shape {tuple(batch.shape)}")
     x = batch if batch.dtype == torch.float64 else batch.float()
@@ -104,7 +96,24 @@ def spectrum_feature_torch(
     power = _full_from_half(half, size)  # B×size×size
     power[:, 0, 0] = 0.25 * (power[:, 0, 1] + power[:, 1, 0] + power[:, 0, -1] + power[:, -1, 0])
     logp = torch.log(power + _POWER_FLOOR)
-    logp = torch.fft.fftshift(logp, dim=(-2, -1))
+    return torch.fft.fftshift(logp, dim=(-2, -1))
+
+
+def spectrum_feature_torch(
+    batch: torch.Tensor, size: int = DEFAULT_SIZE, max_tiles: int = DEFAULT_MAX_TILES
+) -> torch.Tensor:
+    """Spectrum feature of a batch of LR images (see the module docstring for every choice).
+
+    Args:
+        batch: ``B×C×H×W`` tensor in 0..255 units, C = 1 (grey), 3 (RGB) or 4 (RGBA, alpha ignored).
+        size: side of the output map (the frequency grid), e.g. 256 as in the paper.
+        max_tiles: most tiles per axis for images larger than ``size``.
+
+    Returns:
+        ``B×1×size×size`` float tensor (float32 unless the input is float64): standardised log power
+        spectrum (:func:`log_power_spectrum_torch`), DC at ``(size // 2, size // 2)``.
+    """
+    logp = log_power_spectrum_torch(batch, size, max_tiles)
     mu = logp.mean(dim=(-2, -1), keepdim=True)
     sd = logp.std(dim=(-2, -1), keepdim=True).clamp_min(1e-6)
     return ((logp - mu) / sd).unsqueeze(1)

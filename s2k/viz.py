@@ -44,23 +44,37 @@ def save_panel_figure(
 
     Images are 0..255 (grey or RGB), kernels are shown with their own colour scale, spectra as maps.
     """
+    save_grid_figure(path, [panels], title)
+
+
+def save_grid_figure(
+    path: str | Path, rows: Sequence[Sequence[tuple[str, np.ndarray, str]]], title: str | None = None
+) -> None:
+    """A grid of panels, one row per entry of ``rows`` (see :func:`save_panel_figure`); short rows leave
+    blank cells."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.6), squeeze=False)
-    for ax, (caption, data, kind) in zip(axes[0], panels, strict=True):
-        data = np.asarray(data)
-        if kind == "kernel":
-            ax.imshow(data, cmap="inferno", interpolation="nearest")
-        elif kind == "spectrum":
-            ax.imshow(np.clip(data, -3, 3), cmap="gray")
-        else:
-            img = np.clip(data, 0, 255).astype(np.uint8)
-            ax.imshow(img[:, :, 0] if img.ndim == 3 and img.shape[2] == 1 else img[..., :3], cmap="gray")
-        ax.set_title(caption, fontsize=9)
-        ax.axis("off")
+    ncol = max(len(r) for r in rows)
+    fig, axes = plt.subplots(len(rows), ncol, figsize=(3.2 * ncol, 3.4 * len(rows) + 0.2), squeeze=False)
+    for r, panels in enumerate(rows):
+        for c in range(ncol):
+            ax = axes[r][c]
+            ax.axis("off")
+            if c >= len(panels):
+                continue
+            caption, data, kind = panels[c]
+            data = np.asarray(data)
+            if kind == "kernel":
+                ax.imshow(data, cmap="inferno", interpolation="nearest")
+            elif kind == "spectrum":
+                ax.imshow(np.clip(data, -3, 3), cmap="gray")
+            else:
+                img = np.clip(data, 0, 255).astype(np.uint8)
+                ax.imshow(img[:, :, 0] if img.ndim == 3 and img.shape[2] == 1 else img[..., :3], cmap="gray")
+            ax.set_title(caption, fontsize=9)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()

@@ -372,3 +372,20 @@ def test_random_crops_larger_than_every_image_is_an_error():
     assert random_crops(pool, 2, 60, 40, np.random.default_rng(0)).shape == (2, 60, 40, 3)  # rotated
     with pytest.raises(S2KError, match="crop"):
         random_crops(pool, 2, 64, 64, np.random.default_rng(0))
+
+
+def test_boundary_update_removes_border_artefacts_of_motion_kernels():
+    from pathlib import Path
+
+    import s2k
+    from s2k.io import read_image
+    from s2k.kernels import sample_kernels
+    from s2k.sr.pnp import PnPConfig, pnp_super_resolve
+
+    hr = read_image(Path(s2k.__file__).parent / "assets" / "sample.png")[40:136, 120:216]
+    k = sample_kernels("motion", 1, 0)[0]  # a long diagonal camera-shake path
+    lr = degrade(hr, k, 2)
+    plain = pnp_super_resolve(lr, k, 2, denoiser="tv", config=PnPConfig(boundary_update=False))
+    updated = pnp_super_resolve(lr, k, 2, denoiser="tv")
+    assert psnr_y(hr, updated, shave=2) > psnr_y(hr, plain, shave=2) + 1.0
+    assert psnr_y(hr, updated, shave=2) > psnr_y(hr, bicubic_upsample(lr, 2), shave=2)

@@ -139,16 +139,20 @@ class DataStep:
         ``y``'s (e.g. ``B×1×kh×kw`` for a ``B×C×M1×M2`` batch); both are used in ``y``'s dtype."""
         n1, n2 = y.shape[-2] * scale, y.shape[-1] * scale
         otf = p2o(kernel.to(device=y.device, dtype=y.dtype), (n1, n2), half=True)
-        kty = otf.conj() * torch.fft.rfft2(upsample_zeros(y, scale))
         k2 = (otf.real**2 + otf.imag**2).to(otf.dtype)
-        return cls(
-            scale=scale,
-            shape=(n1, n2),
-            otf=otf,
-            kty=kty,
-            k2_lr=block_mean_half(k2, scale, n2).real,
-            k_kty_lr=block_mean_half(otf * kty, scale, n2),
-        )
+        empty = otf.new_zeros(())
+        return cls(scale, (n1, n2), otf, empty, block_mean_half(k2, scale, n2).real, empty).with_y(y)
+
+    def with_y(self, y: torch.Tensor) -> DataStep:
+        """The same operator for new observations ``y`` (the kernel's spectra are reused)."""
+        kty = self.otf.conj() * torch.fft.rfft2(upsample_zeros(y, self.scale))
+        k_kty_lr = block_mean_half(self.otf * kty, self.scale, self.shape[1])
+        return DataStep(self.scale, self.shape, self.otf, kty, self.k2_lr, k_kty_lr)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``S H x`` (periodic): the LR image the current estimate ``x`` explains."""
+        fx = torch.fft.irfft2(self.otf * torch.fft.rfft2(x), s=self.shape)
+        return fx[..., :: self.scale, :: self.scale]
 
     def solve(self, z: torch.Tensor, alpha: float | torch.Tensor) -> torch.Tensor:
         """The minimiser ``x*`` (real, ``z``'s shape) of ``||S H x − y||² + α ||x − z||²``, α > 0."""

@@ -34,6 +34,16 @@ width; with 32+ pixels plain reflection recovers (31.2 dB). ``pad = None`` takes
 ``ceil((r + 32) / s)`` (the seam blend made the width matter by ≤ 0.03 dB on average over 6 kernels /
 scales, up to 0.16 dB for a 23×23 motion kernel at ×2, where wider is better).
 
+The padded LR pixels are not observations, and for an asymmetric (motion) kernel the reflected blurred
+image is not the blur of any sharp image, so treating them as data leaves strong artefacts along the
+borders. With ``boundary_update`` (default) every iteration after the first replaces the padded LR pixels
+by what the current estimate predicts there (``S H x``), so only the real pixels constrain the solution
+(the usual treatment of unknown boundaries in deconvolution). Measured (learned prior, PSNR-Y): the
+bundled sample's 96×96 / 256×256 crops with a 23×23 motion kernel at ×2: 21.97 → 25.78 dB / 26.88 →
+29.82 dB; 6 BSD100 images outside the benchmark's first 50 (img 61-66), gain over bicubic with motion
+kernels +4.98 → +5.42 dB at ×2 and +1.25 → +1.25 at ×4, with Gaussian kernels +3.95 → +3.93 (×2) and
++1.61 → +1.60 (×4).
+
 Colour: every colour channel goes through the same data step (same kernel); the learned denoiser is an RGB
 network (it sees the three channels together; a grey image is replicated to RGB and averaged back). An
 alpha channel (grey + alpha, RGBA) is up-sampled on its own with plain bicubic interpolation and kept.
@@ -83,6 +93,7 @@ class PnPConfig:
     tile_overlap: int = 24  # LR pixels shared by neighbouring tiles
     tv_strength: float = 0.5  # "tv" prior: Chambolle weight = tv_strength · σ_i (image in 0..1)
     tv_iterations: int = 50  # "tv" prior: Chambolle iterations per prior step
+    boundary_update: bool = True  # re-estimate the padded (unobserved) LR pixels every iteration
     dtype: str = "float32"  # or "float64"
     device: str = "cpu"  # where pnp_super_resolve runs the HQS loop ("cuda" works too)
 
@@ -251,7 +262,12 @@ def pnp_torch(
     sigmas, alphas = cfg.schedule(scale, sig_n)
     step = DataStep.create(y, k, scale)
     x = bicubic_upsample_torch(y, scale)
+    observed = torch.zeros(y.shape[-2:], dtype=dtype, device=y.device)
+    observed[pad : pad + h, pad : pad + w] = 1.0
     for i in range(cfg.iterations):
+        if cfg.boundary_update and i > 0:
+            # the padding is not observed: replace it by what the current estimate predicts there
+            step = step.with_y(y * observed + step.forward(x) * (1 - observed))
         x = step.solve(x, alphas[i].reshape(b, 1, 1, 1))
         x = denoiser(x, sigmas[i])
     return x[..., scale * pad : scale * (pad + h), scale * pad : scale * (pad + w)]

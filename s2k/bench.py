@@ -1,0 +1,277 @@
+"""`s2k bench`: one command that degrades a folder of HR images, runs every kernel estimator and SR method
+on them, and writes the per-image results, mean tables and figures.
+
+For each (family, scale): the HR images of ``hr`` (sorted, the first ``n``) are degraded by the foundation's
+convention and samplers (:func:`s2k.data.make_synthetic_set`, seed ``seed``, noise ``noise``); the LR images
+and true kernels are saved under ``out/data/<family>_x<s>/`` so the set can be shared and rerun. Then:
+
+* kernel estimators — ``s2k`` (the shipped Spectrum-to-Kernel model), ``spectral-fit`` (training-free fit
+  of a Gaussian transfer function, :mod:`s2k.spectral_fit`; Gaussian family only), ``mean-kernel`` (the
+  family's mean kernel, 2000 samples with seed 1: the no-skill floor) — scored by D_v, D_s and D_v up to
+  the 180° flip (:func:`s2k.metrics.kernel_errors`);
+* SR (backend ``backend``, default the CPU default ``pnp``) — ``bicubic``, ``unaware`` (the backend told
+  the bicubic-like kernel), ``blind-<estimator>`` for each estimator's kernel, ``true-kernel`` (the upper
+  bound) — scored by PSNR-Y / SSIM-Y with ``s`` border pixels shaved;
+* the wall time of every method on every image.
+
+Outputs: ``results.csv`` (one row per image and method; a rerun skips the rows it already has, so an
+interrupted run resumes), ``results.md`` (means per family, scale and method), ``kernels_<family>_x<s>.png``
+(ground truth vs each estimator, like the paper's Fig. 6) and ``sr_<family>_x<s>.png`` (crops of the first
+image's SR results side by side, like its Fig. 5).
+
+Not in yet (issue "s2k bench"): the paper's Table-3 ablation estimators (the same network on the spatial
+LR image, and one that outputs Gaussian parameters), which need trained weights.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from s2k.data import make_synthetic_set
+from s2k.degradation import check_scale
+from s2k.errors import S2KError
+from s2k.estimate import estimate_kernel
+from s2k.io import list_images, save_kernel, write_image
+from s2k.kernels import FAMILIES, sample_kernels
+from s2k.metrics import kernel_errors, psnr_y, ssim_y
+from s2k.pipeline import super_resolve
+from s2k.spectral_fit import spectral_fit_kernel
+from s2k.sr.bicubic import bicubic_upsample
+
+ESTIMATORS = ("s2k", "spectral-fit", "mean-kernel")
+FIELDS = (
+    "set",
+    "family",
+    "scale",
+    "image",
+    "kind",
+    "method",
+    "dv",
+    "ds",
+    "dv_flip",
+    "psnr_y",
+    "ssim_y",
+    "seconds",
+)
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """What one benchmark run covers."""
+
+    hr: str
+    out: str
+    families: tuple[str, ...] = FAMILIES
+    scales: tuple[int, ...] = (2, 3, 4)
+    n: int | None = None
+    seed: int = 0
+    noise: float = 0.0
+    backend: str = "pnp"
+    figures: bool = True
+
+    def __post_init__(self) -> None:
+        for f in self.families:
+            if f not in FAMILIES:
+                raise S2KError(f"unknown family {f!r}; choose from {', '.join(FAMILIES)}")
+        for s in self.scales:
+            check_scale(s)
+        if not list_images(self.hr)[: self.n]:
+            raise S2KError(f"no images in {self.hr}")
+
+
+def estimators_for(family: str) -> dict[str, Callable[[np.ndarray, int], np.ndarray]]:
+    """The kernel estimators that apply to a family (the spectral fit models Gaussian kernels only)."""
+    mean = sample_kernels(family, 2000, 1).mean(axis=0)
+    out: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
+        "s2k": lambda lr, s: estimate_kernel(lr, s, family),
+    }
+    if family == "gaussian":
+        out["spectral-fit"] = spectral_fit_kernel
+    out["mean-kernel"] = lambda lr, s: mean
+    return out
+
+
+def _read_done(path: Path) -> tuple[list[dict], set[tuple[str, str, str, str]]]:
+    if not path.exists():
+        return [], set()
+    with path.open() as fh:
+        rows = list(csv.DictReader(fh))
+    return rows, {(r["family"], r["scale"], r["image"], r["method"]) for r in rows}
+
+
+def run_bench(cfg: BenchConfig, progress: bool = True) -> Path:
+    """Run (or resume) the benchmark; returns the path of ``results.csv``."""
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path = out / "results.csv"
+    _, done = _read_done(csv_path)
+    set_name = Path(cfg.hr).name
+    new_file = not csv_path.exists()
+    with csv_path.open("a", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=FIELDS)
+        if new_file:
+            writer.writeheader()
+        for family in cfg.families:
+            ests = estimators_for(family)
+            for s in cfg.scales:
+                items = make_synthetic_set(cfg.hr, family, s, cfg.n, cfg.seed, noise=cfg.noise)
+                data_dir, kern_dir = out / "data" / f"{family}_x{s}", out / "kernels" / f"{family}_x{s}"
+                bar = tqdm(items, desc=f"{family} ×{s}", disable=not progress, unit="image")
+                for i, it in enumerate(bar):
+                    if not (data_dir / f"{it.name}.png").exists():
+                        write_image(data_dir / f"{it.name}.png", it.lr)
+                        save_kernel(data_dir / f"{it.name}.npy", it.kernel)
+
+                    base = {"set": set_name, "family": family, "scale": s, "image": it.name}
+
+                    def emit(
+                        method: str, kind: str, seconds: float, base: dict = base, **vals: float
+                    ) -> None:
+                        row = {**base, "kind": kind, "method": method, "seconds": f"{seconds:.3f}"}
+                        row.update({k: f"{v:.6g}" for k, v in vals.items()})
+                        writer.writerow(row)
+                        fh.flush()
+
+                    key = (family, str(s), it.name)
+                    kernels: dict[str, np.ndarray] = {}
+                    for name, fn in ests.items():
+                        kpath = kern_dir / f"{it.name}_{name}.npy"
+                        if (*key, name) in done and kpath.exists():
+                            kernels[name] = np.load(kpath)
+                            continue
+                        t = time.perf_counter()
+                        k = fn(it.lr, s)
+                        dt = time.perf_counter() - t
+                        kernels[name] = k
+                        save_kernel(kpath, k)
+                        e = kernel_errors(k, it.kernel)
+                        emit(name, "kernel", dt, dv=e.dv, ds=e.ds, dv_flip=e.dv_flip)
+                    sr_methods: dict[str, Callable[[], np.ndarray]] = {
+                        "bicubic": lambda it=it, s=s: bicubic_upsample(it.lr, s),
+                        "unaware": lambda it=it, s=s: (
+                            super_resolve(it.lr, s, "bicubic", backend=cfg.backend).image
+                        ),
+                        **{
+                            f"blind-{name}": (
+                                lambda k=k, it=it, s=s: super_resolve(it.lr, s, k, backend=cfg.backend).image
+                            )
+                            for name, k in kernels.items()
+                        },
+                        "true-kernel": lambda it=it, s=s: (
+                            super_resolve(it.lr, s, it.kernel, backend=cfg.backend).image
+                        ),
+                    }
+                    for name, fn_sr in sr_methods.items():
+                        keep = cfg.figures and i == 0
+                        img_path = out / "sr" / f"{family}_x{s}" / f"{it.name}_{name}.png"
+                        if (*key, name) in done and (not keep or img_path.exists()):
+                            continue
+                        t = time.perf_counter()
+                        sr = fn_sr()
+                        dt = time.perf_counter() - t
+                        if keep:
+                            write_image(img_path, sr)
+                        if (*key, name) not in done:
+                            emit(
+                                name,
+                                "sr",
+                                dt,
+                                psnr_y=psnr_y(it.hr, sr, shave=s),
+                                ssim_y=ssim_y(it.hr, sr, shave=s),
+                            )
+    rows, _ = _read_done(csv_path)
+    (out / "results.md").write_text(markdown_tables(rows, cfg))
+    if cfg.figures:
+        write_figures(out, rows, cfg)
+    return csv_path
+
+
+def _mean(rows: Sequence[dict], key: str) -> float:
+    return float(np.mean([float(r[key]) for r in rows]))
+
+
+def markdown_tables(rows: Sequence[dict], cfg: BenchConfig) -> str:
+    """Mean tables (kernel errors, SR quality, time) per family, scale and method, as Markdown."""
+    groups: dict[tuple[str, int, str, str], list[dict]] = defaultdict(list)
+    for r in rows:
+        groups[(r["family"], int(r["scale"]), r["kind"], r["method"])].append(r)
+    lines = [
+        f"# s2k bench: {Path(cfg.hr).name}",
+        "",
+        f"Seed {cfg.seed}, noise σ {cfg.noise:g}, SR backend `{cfg.backend}`; means over the images.",
+        "",
+        "## Kernel estimation",
+        "",
+        "| family | scale | method | images | D_v | D_s | D_v up to flip | s / image |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for (f, s, kind, m), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][3])):
+        if kind == "kernel":
+            lines.append(
+                f"| {f} | ×{s} | {m} | {len(rs)} | {_mean(rs, 'dv'):.5f} | {_mean(rs, 'ds'):.3f} | "
+                f"{_mean(rs, 'dv_flip'):.5f} | {_mean(rs, 'seconds'):.3f} |"
+            )
+    lines += [
+        "",
+        "## Super-resolution",
+        "",
+        "| family | scale | method | images | PSNR-Y | SSIM-Y | s / image |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for (f, s, kind, m), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][3])):
+        if kind == "sr":
+            lines.append(
+                f"| {f} | ×{s} | {m} | {len(rs)} | {_mean(rs, 'psnr_y'):.2f} | "
+                f"{_mean(rs, 'ssim_y'):.4f} | {_mean(rs, 'seconds'):.2f} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def write_figures(out: Path, rows: Sequence[dict], cfg: BenchConfig, per_family: int = 4) -> None:
+    """``kernels_<family>_x<s>.png``: ground truth vs each estimator for the first ``per_family`` images at
+    the first scale; ``sr_<family>_x<s>.png``: centre crops of the first image's SR results."""
+    from s2k.io import read_image
+    from s2k.viz import save_grid_figure, save_panel_figure
+
+    paths = list_images(cfg.hr)[: cfg.n]
+    first = paths[0]
+    for family in cfg.families:
+        s = cfg.scales[0]
+        data_dir, kern_dir = out / "data" / f"{family}_x{s}", out / "kernels" / f"{family}_x{s}"
+        grid = []
+        for p in paths[:per_family]:
+            if not (data_dir / f"{p.stem}.npy").exists():
+                continue
+            row = [(f"{p.stem}: true", np.load(data_dir / f"{p.stem}.npy"), "kernel")]
+            for est in ESTIMATORS:
+                kp = kern_dir / f"{p.stem}_{est}.npy"
+                if kp.exists():
+                    row.append((est, np.load(kp), "kernel"))
+            grid.append(row)
+        if grid:
+            save_grid_figure(out / f"kernels_{family}_x{s}.png", grid, title=f"{family} kernels, ×{s}")
+        for sc in cfg.scales:
+            sr_dir = out / "sr" / f"{family}_x{sc}"
+            if not sr_dir.is_dir():
+                continue
+            hr = read_image(first)
+            h, w = hr.shape[0] // sc * sc, hr.shape[1] // sc * sc
+            c = min(96, h, w)
+            y0, x0 = (h - c) // 2, (w - c) // 2
+            panels = []
+            for method in ("bicubic", "unaware", "blind-s2k", "true-kernel"):
+                p = sr_dir / f"{first.stem}_{method}.png"
+                if p.exists():
+                    panels.append((method, read_image(p)[y0 : y0 + c, x0 : x0 + c], "image"))
+            panels.append(("HR", hr[y0 : y0 + c, x0 : x0 + c], "image"))
+            save_panel_figure(
+                out / f"sr_{family}_x{sc}.png", panels, title=f"{family} ×{sc}, {first.stem} (crop)"
+            )
