@@ -66,14 +66,13 @@ import numpy as np
 import torch
 from skimage.restoration import denoise_tv_chambolle
 
-from s2k.color import as_hwc
 from s2k.degradation import check_scale, symmetric_pad_indices
 from s2k.errors import S2KError
 from s2k.kernels import validate_kernel
 from s2k.nets.denoiser import DenoiserNet, default_denoiser, load_denoiser
-from s2k.sr.bicubic import bicubic_upsample, bicubic_upsample_torch
+from s2k.sr.bicubic import bicubic_upsample_torch
 from s2k.sr.fft_data import DataStep
-from s2k.sr.tiling import tiled_apply
+from s2k.sr.tiling import apply_sr
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -307,17 +306,7 @@ def pnp_super_resolve(
         raise S2KError(f"noise must be a number, got {noise!r}") from None
     if not (math.isfinite(noise) and noise >= 0):
         raise S2KError(f"noise level must be finite and >= 0, got {noise}")
-    arr = np.asarray(lr)
-    if arr.ndim not in (2, 3) or arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise S2KError(f"expected an H×W or H×W×C image, got shape {arr.shape}")
-    im = as_hwc(arr).astype(np.float64)
-    if im.shape[2] not in (1, 2, 3, 4):
-        raise S2KError(f"expected 1 to 4 channels, got {im.shape[2]}")
-    if not np.all(np.isfinite(im)):
-        raise S2KError("the LR image contains NaN or infinite values")
     fn = resolve_denoiser(denoiser, cfg)
-    has_alpha = im.shape[2] in (2, 4)
-    colour = im[:, :, :-1] if has_alpha else im
     kt = torch.from_numpy(k)
 
     def run(tile_lr: np.ndarray) -> np.ndarray:
@@ -325,13 +314,4 @@ def pnp_super_resolve(
         out = pnp_torch(t, kt, scale, noise, fn, cfg)
         return out[0].double().cpu().numpy().transpose(1, 2, 0)
 
-    if cfg.tile and max(colour.shape[:2]) > cfg.tile:
-        sr = tiled_apply(run, colour, scale, cfg.tile, cfg.tile_overlap)
-    else:
-        sr = run(colour)
-    sr = np.clip(sr, 0.0, 255.0, out=sr if sr.flags.writeable else None)
-    if has_alpha:
-        alpha = bicubic_upsample(im[:, :, -1], scale)
-        sr = np.concatenate([sr, alpha[:, :, None]], axis=2)
-    sr = np.ascontiguousarray(sr)
-    return sr[:, :, 0] if arr.ndim == 2 else sr
+    return apply_sr(run, lr, scale, cfg.tile, cfg.tile_overlap)

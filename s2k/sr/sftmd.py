@@ -3,8 +3,8 @@
 The network is RGB and noise-free (trained on 8-bit, noise-free LR images at ×2, ×3, ×4), so: grey images
 are replicated to RGB and averaged back, an alpha channel is up-scaled separately (bicubic) and kept,
 kernels must fit the model's canvas (23×23 for the shipped one), and ``noise > 0`` is refused rather than
-silently ignored. Large images go through :func:`s2k.sr.tiling.tiled_apply` (tiles of ``tile`` LR pixels
-overlapping by ``overlap``; the network's receptive field is about 25 LR pixels).
+silently ignored. Image checks, alpha and tiling are :func:`s2k.sr.tiling.apply_sr`'s (tiles of ``tile``
+LR pixels overlapping by ``overlap``; the network's receptive field is about 25 LR pixels).
 """
 
 from __future__ import annotations
@@ -14,13 +14,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from s2k.color import as_hwc
 from s2k.degradation import check_scale
 from s2k.errors import S2KError
 from s2k.kernels import validate_kernel
 from s2k.nets.sftmd import SFTMD, default_sftmd, load_sftmd
-from s2k.sr.bicubic import bicubic_upsample
-from s2k.sr.tiling import tiled_apply
+from s2k.sr.tiling import apply_sr
 
 DEFAULT_TILE = 256
 DEFAULT_OVERLAP = 16
@@ -74,31 +72,12 @@ def sftmd_super_resolve(
             f"a {k.shape[0]}×{k.shape[1]} kernel does not fit the sftmd model's {model.config.canvas}×"
             f"{model.config.canvas} kernel canvas"
         )
-    arr = np.asarray(lr)
-    if arr.ndim not in (2, 3) or arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise S2KError(f"expected an H×W or H×W×C image, got shape {arr.shape}")
-    im = as_hwc(arr).astype(np.float64)
-    if im.shape[2] not in (1, 2, 3, 4):
-        raise S2KError(f"expected 1 to 4 channels, got {im.shape[2]}")
-    if not np.all(np.isfinite(im)):
-        raise S2KError("the LR image contains NaN or infinite values")
-    has_alpha = im.shape[2] in (2, 4)
-    colour = im[:, :, :-1] if has_alpha else im
-    grey = colour.shape[2] == 1
 
     def run(tile_lr: np.ndarray) -> np.ndarray:
+        grey = tile_lr.shape[2] == 1
         x = np.repeat(tile_lr, 3, axis=2) if grey else tile_lr
         t = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1))).float()[None]
         out = model.super_resolve(t, k, scale)[0].double().cpu().numpy().transpose(1, 2, 0)
         return out.mean(axis=2, keepdims=True) if grey else out
 
-    size = DEFAULT_TILE if tile is None else tile
-    if size and max(colour.shape[:2]) > size:
-        sr = tiled_apply(run, colour, scale, size, overlap)
-    else:
-        sr = run(colour)
-    sr = np.clip(sr, 0.0, 255.0, out=sr if sr.flags.writeable else None)
-    if has_alpha:
-        sr = np.concatenate([sr, bicubic_upsample(im[:, :, -1], scale)[:, :, None]], axis=2)
-    sr = np.ascontiguousarray(sr)
-    return sr[:, :, 0] if arr.ndim == 2 else sr
+    return apply_sr(run, lr, scale, DEFAULT_TILE if tile is None else tile, overlap)

@@ -94,3 +94,34 @@ def tiled_apply(
             acc[ys, xs] += weight * sr
     assert acc is not None
     return acc[:, :, 0] if arr.ndim == 2 else acc
+
+
+def apply_sr(
+    fn: Callable[[np.ndarray], np.ndarray], lr: np.ndarray, scale: int, tile: int, overlap: int
+) -> np.ndarray:
+    """What every SR backend does around its core ``fn`` (colour ``h×w×C`` float64 → ``s·h × s·w × C``):
+    check the LR image (H×W or H×W×C with 1-4 channels, finite), split off an alpha channel (grey + alpha,
+    RGBA; up-scaled with bicubic interpolation and kept), run ``fn`` on the colour channels whole or, when
+    a side exceeds ``tile`` (> 0), in overlapping tiles (:func:`tiled_apply`), clip to 0..255 and return
+    the SR image with ``lr``'s channels (float64; float32 when tiled). Raises S2KError for bad images."""
+    from s2k.sr.bicubic import bicubic_upsample
+
+    arr = np.asarray(lr)
+    if arr.ndim not in (2, 3) or arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise S2KError(f"expected an H×W or H×W×C image, got shape {arr.shape}")
+    im = as_hwc(arr).astype(np.float64)
+    if im.shape[2] not in (1, 2, 3, 4):
+        raise S2KError(f"expected 1 to 4 channels, got {im.shape[2]}")
+    if not np.all(np.isfinite(im)):
+        raise S2KError("the LR image contains NaN or infinite values")
+    has_alpha = im.shape[2] in (2, 4)
+    colour = im[:, :, :-1] if has_alpha else im
+    if tile and max(colour.shape[:2]) > tile:
+        sr = tiled_apply(fn, colour, scale, tile, overlap)
+    else:
+        sr = fn(colour)
+    sr = np.clip(sr, 0.0, 255.0, out=sr if sr.flags.writeable else None)
+    if has_alpha:
+        sr = np.concatenate([sr, bicubic_upsample(im[:, :, -1], scale)[:, :, None]], axis=2)
+    sr = np.ascontiguousarray(sr)
+    return sr[:, :, 0] if arr.ndim == 2 else sr
