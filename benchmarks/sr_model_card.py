@@ -15,7 +15,6 @@ import argparse
 import platform
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from s2k.checkpoint import read_metadata
@@ -32,7 +31,7 @@ def _results(rows_paths: list[str], method: str) -> list[str]:
     import sys
 
     sys.path.insert(0, str(Path(__file__).parent))
-    from sr_summary import load
+    from sr_summary import load, means
 
     groups = load(rows_paths)
     out = [
@@ -45,13 +44,10 @@ def _results(rows_paths: list[str], method: str) -> list[str]:
         imgs = {r["image"] for r in methods[method]}
         if "bicubic" in methods:
             imgs &= {r["image"] for r in methods["bicubic"]}
-
-        def mean(m: str, key: str, imgs: set = imgs, methods: dict = methods) -> float:
-            return float(np.mean([float(r[key]) for r in methods[m] if r["image"] in imgs]))
-
-        bic = f"{mean('bicubic', 'psnr_y'):.2f}" if "bicubic" in methods else "—"
+        mean = means(methods, imgs)
+        bic = f"{mean['bicubic']['psnr_y']:.2f}" if "bicubic" in mean else "—"
         out.append(
-            f"| {fam} | ×{s} | {len(imgs)} | {mean(method, 'psnr_y'):.2f} | {mean(method, 'ssim_y'):.4f} | "
+            f"| {fam} | ×{s} | {len(imgs)} | {mean[method]['psnr_y']:.2f} | {mean[method]['ssim_y']:.4f} | "
             f"{bic} |"
         )
     return out

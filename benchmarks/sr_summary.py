@@ -41,7 +41,7 @@ def main() -> None:
             imgs = {r["image"] for r in methods[m]}
             if "bicubic" in methods:
                 imgs &= {r["image"] for r in methods["bicubic"]}
-            mean = _means(methods, imgs)
+            mean = means(methods, imgs)
             gain = f"{mean[m]['psnr_y'] - mean['bicubic']['psnr_y']:+.2f}" if "bicubic" in mean else ""
             print(
                 f"| {fam} | ×{s} | {m} | {len(imgs)} | {mean[m]['psnr_y']:.2f} | {mean[m]['ssim_y']:.4f} | "
@@ -59,7 +59,7 @@ def main() -> None:
             if a not in methods or b not in methods:
                 return "—"
             imgs = {r["image"] for r in methods[a]} & {r["image"] for r in methods[b]}
-            m = _means(methods, imgs)
+            m = means(methods, imgs)
             return f"{m[a]['psnr_y'] - m[b]['psnr_y']:+.2f} ({len(imgs)})"
 
         print(
@@ -68,7 +68,7 @@ def main() -> None:
         )
 
 
-def _means(methods: dict[str, list[dict]], imgs: set[str]) -> dict[str, dict[str, float]]:
+def means(methods: dict[str, list[dict]], imgs: set[str]) -> dict[str, dict[str, float]]:
     """Mean PSNR-Y / SSIM-Y / seconds of each method over the images ``imgs`` (methods lacking one of them
     are left out)."""
     out = {}
