@@ -19,8 +19,11 @@ interrupted run resumes), ``results.md`` (means per family, scale and method), `
 (ground truth vs each estimator, like the paper's Fig. 6) and ``sr_<family>_x<s>.png`` (crops of the first
 image's SR results side by side, like its Fig. 5).
 
-Not in yet (issue "s2k bench"): the paper's Table-3 ablation estimators (the same network on the spatial
-LR image, and one that outputs Gaussian parameters), which need trained weights.
+The paper's Table-3 ablation joins wherever its weights apply (``s2k/weights/ablation/``, Gaussian ×3):
+three small estimators trained from scratch with the same budget (same data stream, iterations, batch,
+optimiser; a model card beside each weight file) that differ only in input and output —
+``abl-spectrum-map`` (s2k's design), ``abl-spatial-map`` (the LR image as input) and
+``abl-spectrum-params`` (Gaussian parameters as output). They also run blind SR.
 """
 
 from __future__ import annotations
@@ -35,10 +38,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from s2k.data import make_synthetic_set
+from s2k.data import iter_synthetic_set
 from s2k.degradation import check_scale
 from s2k.errors import S2KError
-from s2k.estimate import estimate_kernel
+from s2k.estimate import WEIGHTS_DIR, KernelEstimator, estimate_kernel, load_estimator
 from s2k.io import list_images, save_kernel, write_image
 from s2k.kernels import FAMILIES, sample_kernels
 from s2k.metrics import kernel_errors, psnr_y, ssim_y
@@ -46,7 +49,15 @@ from s2k.pipeline import super_resolve
 from s2k.spectral_fit import spectral_fit_kernel
 from s2k.sr.bicubic import bicubic_upsample
 
-ESTIMATORS = ("s2k", "spectral-fit", "mean-kernel")
+ESTIMATORS = (
+    "s2k",
+    "abl-spectrum-map",
+    "abl-spatial-map",
+    "abl-spectrum-params",
+    "spectral-fit",
+    "mean-kernel",
+)
+ABLATION_DIR = WEIGHTS_DIR / "ablation"
 FIELDS = (
     "set",
     "family",
@@ -87,12 +98,30 @@ class BenchConfig:
             raise S2KError(f"no images in {self.hr}")
 
 
-def estimators_for(family: str) -> dict[str, Callable[[np.ndarray, int], np.ndarray]]:
-    """The kernel estimators that apply to a family (the spectral fit models Gaussian kernels only)."""
+def ablation_name(est: KernelEstimator) -> str:
+    """Bench name of a Table-3 ablation estimator: ``abl-<input>-<map|params>``."""
+    out = "params" if est.generator.config.output == "gaussian" else "map"
+    return f"abl-{est.feature}-{out}"
+
+
+def ablation_estimators(folder: Path = ABLATION_DIR) -> dict[str, KernelEstimator]:
+    """The Table-3 ablation estimators shipped in ``folder`` (none when it is missing), by bench name."""
+    ests = [load_estimator(p) for p in sorted(folder.glob("*.safetensors"))] if folder.is_dir() else []
+    return {ablation_name(e): e for e in ests}
+
+
+def estimators_for(
+    family: str, scale: int, ablation: dict[str, KernelEstimator] | None = None
+) -> dict[str, Callable[[np.ndarray, int], np.ndarray]]:
+    """The kernel estimators that apply to a family and scale (the spectral fit models Gaussian kernels only;
+    an ablation estimator applies to its own family and scales)."""
     mean = sample_kernels(family, 2000, 1).mean(axis=0)
     out: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
         "s2k": lambda lr, s: estimate_kernel(lr, s, family),
     }
+    for name, est in (ablation or {}).items():
+        if est.family == family and scale in est.scales:
+            out[name] = est.estimate
     if family == "gaussian":
         out["spectral-fit"] = spectral_fit_kernel
     out["mean-kernel"] = lambda lr, s: mean
@@ -119,12 +148,14 @@ def run_bench(cfg: BenchConfig, progress: bool = True) -> Path:
         writer = csv.DictWriter(fh, fieldnames=FIELDS)
         if new_file:
             writer.writeheader()
+        ablation = ablation_estimators()
         for family in cfg.families:
-            ests = estimators_for(family)
             for s in cfg.scales:
-                items = make_synthetic_set(cfg.hr, family, s, cfg.n, cfg.seed, noise=cfg.noise)
+                ests = estimators_for(family, s, ablation)
+                items = iter_synthetic_set(cfg.hr, family, s, cfg.n, cfg.seed, noise=cfg.noise)
                 data_dir, kern_dir = out / "data" / f"{family}_x{s}", out / "kernels" / f"{family}_x{s}"
-                bar = tqdm(items, desc=f"{family} ×{s}", disable=not progress, unit="image")
+                total = len(list_images(cfg.hr)[: cfg.n])
+                bar = tqdm(items, desc=f"{family} ×{s}", total=total, disable=not progress, unit="image")
                 for i, it in enumerate(bar):
                     if not (data_dir / f"{it.name}.png").exists():
                         write_image(data_dir / f"{it.name}.png", it.lr)
@@ -198,66 +229,65 @@ def _mean(rows: Sequence[dict], key: str) -> float:
     return float(np.mean([float(r[key]) for r in rows]))
 
 
+_TABLES = (
+    (
+        "kernel",
+        "Kernel estimation",
+        "| family | scale | method | images | D_v | D_s | D_v up to flip | s / image |",
+        (("dv", ".5f"), ("ds", ".3f"), ("dv_flip", ".5f"), ("seconds", ".3f")),
+    ),
+    (
+        "sr",
+        "Super-resolution",
+        "| family | scale | method | images | PSNR-Y | SSIM-Y | s / image |",
+        (("psnr_y", ".2f"), ("ssim_y", ".4f"), ("seconds", ".2f")),
+    ),
+)
+
+
 def markdown_tables(rows: Sequence[dict], cfg: BenchConfig) -> str:
     """Mean tables (kernel errors, SR quality, time) per family, scale and method, as Markdown."""
     groups: dict[tuple[str, int, str, str], list[dict]] = defaultdict(list)
     for r in rows:
         groups[(r["family"], int(r["scale"]), r["kind"], r["method"])].append(r)
+    ordered = sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][3]))
     lines = [
         f"# s2k bench: {Path(cfg.hr).name}",
         "",
         f"Seed {cfg.seed}, noise σ {cfg.noise:g}, SR backend `{cfg.backend}`; means over the images.",
-        "",
-        "## Kernel estimation",
-        "",
-        "| family | scale | method | images | D_v | D_s | D_v up to flip | s / image |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for (f, s, kind, m), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][3])):
-        if kind == "kernel":
-            lines.append(
-                f"| {f} | ×{s} | {m} | {len(rs)} | {_mean(rs, 'dv'):.5f} | {_mean(rs, 'ds'):.3f} | "
-                f"{_mean(rs, 'dv_flip'):.5f} | {_mean(rs, 'seconds'):.3f} |"
-            )
-    lines += [
-        "",
-        "## Super-resolution",
-        "",
-        "| family | scale | method | images | PSNR-Y | SSIM-Y | s / image |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for (f, s, kind, m), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][3])):
-        if kind == "sr":
-            lines.append(
-                f"| {f} | ×{s} | {m} | {len(rs)} | {_mean(rs, 'psnr_y'):.2f} | "
-                f"{_mean(rs, 'ssim_y'):.4f} | {_mean(rs, 'seconds'):.2f} |"
-            )
+    for kind, title, header, columns in _TABLES:
+        lines += ["", f"## {title}", "", header, "|" + " --- |" * header.count("|", 1)]
+        for (f, s, k, m), rs in ordered:
+            if k == kind:
+                cells = [f, f"×{s}", m, str(len(rs))] + [f"{_mean(rs, c):{fmt}}" for c, fmt in columns]
+                lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
 def write_figures(out: Path, rows: Sequence[dict], cfg: BenchConfig, per_family: int = 4) -> None:
     """``kernels_<family>_x<s>.png``: ground truth vs each estimator for the first ``per_family`` images at
-    the first scale; ``sr_<family>_x<s>.png``: centre crops of the first image's SR results."""
+    every scale; ``sr_<family>_x<s>.png``: centre crops of the first image's SR results."""
     from s2k.io import read_image
     from s2k.viz import save_grid_figure, save_panel_figure
 
     paths = list_images(cfg.hr)[: cfg.n]
     first = paths[0]
     for family in cfg.families:
-        s = cfg.scales[0]
-        data_dir, kern_dir = out / "data" / f"{family}_x{s}", out / "kernels" / f"{family}_x{s}"
-        grid = []
-        for p in paths[:per_family]:
-            if not (data_dir / f"{p.stem}.npy").exists():
-                continue
-            row = [(f"{p.stem}: true", np.load(data_dir / f"{p.stem}.npy"), "kernel")]
-            for est in ESTIMATORS:
-                kp = kern_dir / f"{p.stem}_{est}.npy"
-                if kp.exists():
-                    row.append((est, np.load(kp), "kernel"))
-            grid.append(row)
-        if grid:
-            save_grid_figure(out / f"kernels_{family}_x{s}.png", grid, title=f"{family} kernels, ×{s}")
+        for s in cfg.scales:
+            data_dir, kern_dir = out / "data" / f"{family}_x{s}", out / "kernels" / f"{family}_x{s}"
+            grid = []
+            for p in paths[:per_family]:
+                if not (data_dir / f"{p.stem}.npy").exists():
+                    continue
+                row = [(f"{p.stem}: true", np.load(data_dir / f"{p.stem}.npy"), "kernel")]
+                for est in ESTIMATORS:
+                    kp = kern_dir / f"{p.stem}_{est}.npy"
+                    if kp.exists():
+                        row.append((est, np.load(kp), "kernel"))
+                grid.append(row)
+            if grid:
+                save_grid_figure(out / f"kernels_{family}_x{s}.png", grid, title=f"{family} kernels, ×{s}")
         for sc in cfg.scales:
             sr_dir = out / "sr" / f"{family}_x{sc}"
             if not sr_dir.is_dir():

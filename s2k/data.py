@@ -25,9 +25,9 @@ from tqdm import tqdm
 
 from s2k.degradation import check_scale, degrade, degrade_torch
 from s2k.errors import S2KError
+from s2k.features import check_feature, training_feature_torch
 from s2k.io import list_images, read_image
 from s2k.kernels import FAMILIES, sample_kernel, sample_kernels
-from s2k.spectrum import spectrum_feature_torch
 
 
 def load_hr_pool(
@@ -87,8 +87,10 @@ class BatchConfig:
     lr_size_range: tuple[int, int] = (48, 160)  # LR height and width, drawn per batch (capped by the pool)
     spectrum_size: int = 64
     noise_range: tuple[float, float] = (0.0, 0.0)  # σ_n per image, uniform, 0..255 units
+    feature: str = "spectrum"  # the generator input (s2k.features); "spatial" for the Table-3 ablation
 
     def __post_init__(self) -> None:
+        check_feature(self.feature)
         if self.family not in FAMILIES:
             raise S2KError(f"unknown family {self.family!r}; choose from {', '.join(FAMILIES)}")
         for s in self.scales:
@@ -97,9 +99,10 @@ class BatchConfig:
 
 @dataclass
 class EstimatorBatch:
-    """One training batch: spectra, scales, true kernels (float32 tensors)."""
+    """One training batch: input features (spectra unless configured otherwise), scales, true kernels
+    (float32 tensors)."""
 
-    spectrum: torch.Tensor  # B×1×S×S
+    spectrum: torch.Tensor  # B×1×S×S, the generator input (s2k.features.training_feature_torch)
     scale: torch.Tensor  # B×1
     kernel: torch.Tensor  # B×k×k
     lr_shape: tuple[int, int] = field(default=(0, 0))
@@ -123,7 +126,7 @@ def make_estimator_batch(
     k = torch.from_numpy(kernels).float()
     noise_t = torch.as_tensor(noise, dtype=torch.float32)
     lr = degrade_torch(hr, k, s, noise=noise_t, generator=gen)
-    spec = spectrum_feature_torch(lr, size=cfg.spectrum_size)
+    spec = training_feature_torch(lr, cfg.feature, cfg.spectrum_size)
     scale = torch.full((cfg.batch_size, 1), float(s))
     return EstimatorBatch(spec, scale, k, (lr_h, lr_w))
 
@@ -176,6 +179,28 @@ class SyntheticItem:
     kernel: np.ndarray
 
 
+def iter_synthetic_set(
+    hr_dir: str | Path,
+    family: str,
+    scale: int,
+    n: int | None = None,
+    seed: int = 0,
+    noise: float = 0.0,
+) -> Iterator[SyntheticItem]:
+    """The fixed synthetic set of ``hr_dir`` (first ``n`` images) for a family and scale (module doc), one
+    image at a time: only the current image is held in memory."""
+    scale = check_scale(scale)
+    rng = np.random.default_rng(seed)
+    noise_rng = np.random.default_rng([seed, 1])  # separate stream: the kernels do not depend on the noise
+    for p in list_images(hr_dir)[:n]:
+        hr = read_image(p)
+        h, w = (hr.shape[0] // scale) * scale, (hr.shape[1] // scale) * scale
+        hr = hr[:h, :w]
+        k = sample_kernel(family, rng)
+        lr = degrade(hr, k, scale, noise=noise, rng=noise_rng)
+        yield SyntheticItem(p.stem, hr, lr, k)
+
+
 def make_synthetic_set(
     hr_dir: str | Path,
     family: str,
@@ -185,17 +210,9 @@ def make_synthetic_set(
     noise: float = 0.0,
     progress: bool = False,
 ) -> list[SyntheticItem]:
-    """The fixed synthetic set of ``hr_dir`` (first ``n`` images) for a family and scale (module doc)."""
-    scale = check_scale(scale)
-    paths = list_images(hr_dir)[:n]
-    rng = np.random.default_rng(seed)
-    noise_rng = np.random.default_rng([seed, 1])  # separate stream: the kernels do not depend on the noise
-    items = []
-    for p in tqdm(paths, desc=f"degrading {Path(hr_dir).name} ×{scale}", disable=not progress, leave=False):
-        hr = read_image(p)
-        h, w = (hr.shape[0] // scale) * scale, (hr.shape[1] // scale) * scale
-        hr = hr[:h, :w]
-        k = sample_kernel(family, rng)
-        lr = degrade(hr, k, scale, noise=noise, rng=noise_rng)
-        items.append(SyntheticItem(p.stem, hr, lr, k))
-    return items
+    """The fixed synthetic set of ``hr_dir`` (first ``n`` images) for a family and scale (module doc) as a
+    list (:func:`iter_synthetic_set` makes the same items one at a time)."""
+    total = len(list_images(hr_dir)[:n])
+    items = iter_synthetic_set(hr_dir, family, scale, n, seed, noise)
+    desc = f"degrading {Path(hr_dir).name} ×{scale}"
+    return list(tqdm(items, desc=desc, total=total, disable=not progress, leave=False))

@@ -20,9 +20,10 @@ from s2k.checkpoint import load_checkpoint, read_weight_metadata
 from s2k.color import as_hwc
 from s2k.degradation import check_scale
 from s2k.errors import S2KError
+from s2k.features import check_feature, feature_tiles_torch
 from s2k.kernels import FAMILIES, KERNEL_SIZES
-from s2k.nets.generator import GeneratorConfig, KernelGenerator, map_to_kernel
-from s2k.spectrum import spectrum_feature_torch
+from s2k.nets import build_generator
+from s2k.nets.generator import GeneratorConfig, map_to_kernel
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 
@@ -34,12 +35,17 @@ def default_weights(family: str) -> Path:
 
 @dataclass
 class KernelEstimator:
-    """A generator with what it needs to run: family (kernel size), trained scales, spectrum size."""
+    """A generator with what it needs to run: family (kernel size), trained scales, input feature and size.
 
-    generator: KernelGenerator
+    ``feature`` is ``spectrum`` for s2k's estimators; ``spatial`` (the Table-3 ablation) runs the generator
+    on every luminance tile of the image and averages the kernel maps (:mod:`s2k.features`).
+    """
+
+    generator: torch.nn.Module  # KernelGenerator or GaussianParamGenerator (s2k.nets.build_generator)
     family: str
     scales: tuple[int, ...]
     meta: dict[str, Any]
+    feature: str = "spectrum"
 
     @property
     def kernel_size(self) -> int:
@@ -56,14 +62,16 @@ class KernelEstimator:
             shown = ", ".join(f"×{s}" for s in self.scales)
             raise S2KError(f"the {self.family} estimator is trained for {shown}, not ×{scale}")
         dev = next(self.generator.parameters()).device
-        spec = spectrum_feature_torch(lr.to(dev), size=self.spectrum_size)
-        cond = torch.full((lr.shape[0], 1), float(scale), device=dev)
+        tiles = feature_tiles_torch(lr.to(dev), self.feature, self.spectrum_size)  # B×T×S×S
+        b, t = tiles.shape[:2]
+        cond = torch.full((b * t, 1), float(scale), device=dev)
         was_training = self.generator.training
         self.generator.eval()
         try:
-            kmap = self.generator(spec, cond).float()
+            kmap = self.generator(tiles.reshape(b * t, 1, *tiles.shape[-2:]), cond).float()
         finally:
             self.generator.train(was_training)
+        kmap = kmap.view(b, t, *kmap.shape[-2:]).mean(dim=1, keepdim=True)
         return map_to_kernel(kmap, self.kernel_size).cpu()
 
     def estimate(self, image: np.ndarray, scale: int) -> np.ndarray:
@@ -76,10 +84,11 @@ class KernelEstimator:
 def load_estimator(path: str | Path, device: str = "cpu") -> KernelEstimator:
     """Load an estimator from a safetensors weight file (its metadata holds family, scales and shape)."""
     meta = read_weight_metadata(path, "s2k-estimator")
-    gen = KernelGenerator(GeneratorConfig(**meta["generator"]))
+    gen = build_generator(GeneratorConfig(**meta["generator"]))
     load_checkpoint(path, {"G": gen})
     gen.to(device).eval()
-    return KernelEstimator(gen, meta["family"], tuple(meta["scales"]), meta)
+    feature = check_feature(meta.get("feature", "spectrum"))
+    return KernelEstimator(gen, meta["family"], tuple(meta["scales"]), meta, feature)
 
 
 @functools.lru_cache(maxsize=8)

@@ -51,12 +51,14 @@ def tile_starts(length: int, tile: int, max_tiles: int = DEFAULT_MAX_TILES) -> l
     """Start offsets of tiles of ``tile`` pixels along an axis of ``length`` pixels.
 
     Half-overlapping tiles, the last one flush with the end; if that needs more than ``max_tiles`` tiles,
-    ``max_tiles`` tiles are spread evenly instead. ``tile >= length`` gives one tile at 0.
+    ``max_tiles`` tiles are spread evenly instead. ``tile >= length`` or ``max_tiles = 1``: one tile at 0.
     """
     if tile >= length:
         return [0]
     n = -(-(length - tile) // (tile // 2)) + 1  # ceil division: tiles at stride tile/2
     n = min(n, max_tiles)
+    if n <= 1:
+        return [0]
     return [round(i * (length - tile) / (n - 1)) for i in range(n)]
 
 

@@ -33,3 +33,14 @@ def rgb_image() -> np.ndarray:
 @pytest.fixture
 def grey_image() -> np.ndarray:
     return textured_image(40, 52, 1, seed=2)[:, :, 0]
+
+
+@pytest.fixture
+def image_folder(tmp_path):
+    """Four 96×128 textured RGB images in ``tmp_path / "hr"`` (a tiny training folder)."""
+    from s2k.io import write_image
+
+    folder = tmp_path / "hr"
+    for i in range(4):
+        write_image(folder / f"im{i}.png", textured_image(96, 128, 3, seed=10 + i))
+    return folder

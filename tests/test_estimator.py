@@ -15,7 +15,6 @@ from s2k.degradation import degrade
 from s2k.errors import S2KError
 from s2k.estimate import load_estimator
 from s2k.flip import resolve_flip
-from s2k.io import write_image
 from s2k.kernels import flip180, sample_kernels
 from s2k.nets.discriminator import PatchDiscriminator
 from s2k.nets.generator import GeneratorConfig, KernelGenerator, kernel_to_map, map_to_kernel
@@ -88,14 +87,6 @@ def test_weight_file_that_is_not_safetensors(tmp_path):
     bad.write_bytes(b"\x80\x04garbage")
     with pytest.raises(S2KError):
         load_estimator(bad)
-
-
-@pytest.fixture
-def image_folder(tmp_path: Path) -> Path:
-    folder = tmp_path / "hr"
-    for i in range(4):
-        write_image(folder / f"im{i}.png", textured_image(96, 128, 3, seed=10 + i))
-    return folder
 
 
 def tiny_config(folder: Path, **kw) -> EstimatorTrainConfig:

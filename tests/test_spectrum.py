@@ -76,3 +76,4 @@ def test_tile_starts_cover_the_axis():
     assert tile_starts(512, 256) == [0, 128, 256]
     s = tile_starts(4000, 256, max_tiles=8)
     assert len(s) == 8 and s[0] == 0 and s[-1] == 4000 - 256
+    assert tile_starts(4000, 256, max_tiles=1) == [0]

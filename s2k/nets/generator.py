@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+OUTPUTS = ("map", "gaussian")
+
 
 @dataclass(frozen=True)
 class GeneratorConfig:
@@ -34,8 +36,11 @@ class GeneratorConfig:
     max_width: int = 256
     skips: bool = True  # U-Net mirror skips (False: plain encoder-decoder)
     cond_channels: int = 1  # constant conditioning planes (the scale)
+    output: str = "map"  # "map": the paper's kernel map; "gaussian": Table-3 ablation (Gaussian parameters)
 
     def __post_init__(self) -> None:
+        if self.output not in OUTPUTS:
+            raise ValueError(f"output must be one of {', '.join(OUTPUTS)}, got {self.output!r}")
         if self.input_size % (2 ** (self.depth + 1)) != 0:
             raise ValueError(f"input_size {self.input_size} must be divisible by 2^(depth+1)")
 
@@ -59,18 +64,41 @@ def _up(cin: int, cout: int) -> nn.Sequential:
     )
 
 
+def level_widths(cfg: GeneratorConfig) -> list[int]:
+    """Channels after the input layer and after each of the ``depth`` stride-2 convolutions."""
+    return [min(cfg.width * 2**i, cfg.max_width) for i in range(cfg.depth + 1)]
+
+
+def encoder(cfg: GeneratorConfig) -> tuple[nn.Module, nn.ModuleList]:
+    """The input layer and the ``depth`` stride-2 convolutions (shared by both generators)."""
+    widths = level_widths(cfg)
+    downs = nn.ModuleList(
+        # the innermost level is 1×1 when input_size = 2^(depth+1): no norm there
+        _down(widths[i], widths[i + 1], norm=i < cfg.depth - 1)
+        for i in range(cfg.depth)
+    )
+    return _down(1 + cfg.cond_channels, widths[0], norm=False), downs
+
+
+def with_condition(feat: torch.Tensor, cond: torch.Tensor | None, channels: int) -> torch.Tensor:
+    """``feat`` (B×1×S×S) with ``channels`` constant planes holding the conditioning values appended."""
+    if not channels:
+        return feat
+    if cond is None:
+        raise ValueError("this generator needs conditioning values (the scale)")
+    b, _, h, w = feat.shape
+    planes = cond.to(feat.dtype).view(b, -1, 1, 1).expand(b, channels, h, w)
+    return torch.cat([feat, planes], dim=1)
+
+
 class KernelGenerator(nn.Module):
     """Spectrum (B×1×S×S) + conditioning planes → kernel map (B×1×S×S). See the module docstring."""
 
     def __init__(self, config: GeneratorConfig | None = None) -> None:
         super().__init__()
         self.config = cfg = config or GeneratorConfig()
-        widths = [min(cfg.width * 2**i, cfg.max_width) for i in range(cfg.depth + 1)]
-        self.inp = _down(1 + cfg.cond_channels, widths[0], norm=False)
-        self.downs = nn.ModuleList(
-            # the innermost level is 1×1 when input_size = 2^(depth+1): no norm there
-            _down(widths[i], widths[i + 1], norm=i < cfg.depth - 1) for i in range(cfg.depth)
-        )
+        widths = level_widths(cfg)
+        self.inp, self.downs = encoder(cfg)
         mult = 2 if cfg.skips else 1
         ups = []
         for i in reversed(range(cfg.depth)):
@@ -81,13 +109,7 @@ class KernelGenerator(nn.Module):
 
     def forward(self, spec: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         """``spec``: B×1×S×S feature; ``cond``: B×cond_channels values, broadcast to planes."""
-        b, _, h, w = spec.shape
-        if self.config.cond_channels:
-            if cond is None:
-                raise ValueError("this generator needs conditioning values (the scale)")
-            planes = cond.to(spec.dtype).view(b, -1, 1, 1).expand(b, self.config.cond_channels, h, w)
-            spec = torch.cat([spec, planes], dim=1)
-        x = self.inp(spec)
+        x = self.inp(with_condition(spec, cond, self.config.cond_channels))
         feats = [x]
         for down in self.downs:
             x = down(x)
@@ -135,4 +157,3 @@ def map_to_kernel(maps: torch.Tensor, kernel_size: int) -> torch.Tensor:
     s = k.sum(dim=(-2, -1), keepdim=True)
     uniform = torch.full_like(k, 1.0 / kernel_size**2)
     return torch.where(s > 0, k / s.clamp_min(1e-300), uniform)
-

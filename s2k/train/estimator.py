@@ -28,12 +28,13 @@ from s2k.checkpoint import load_checkpoint
 from s2k.data import BatchConfig, estimator_batches, load_hr_pool, make_synthetic_set
 from s2k.errors import S2KError
 from s2k.estimate import KernelEstimator
+from s2k.features import check_feature
 from s2k.kernels import FAMILIES
 from s2k.losses import gan_loss, tv_loss
 from s2k.metrics import kernel_errors
-from s2k.nets import count_parameters
+from s2k.nets import build_generator, count_parameters
 from s2k.nets.discriminator import PatchDiscriminator
-from s2k.nets.generator import GeneratorConfig, KernelGenerator, kernel_to_map
+from s2k.nets.generator import GeneratorConfig, kernel_to_map
 from s2k.train.common import (
     RunRecorder,
     begin_run,
@@ -82,6 +83,8 @@ class EstimatorTrainConfig:
     width: int = 32
     max_width: int = 256
     skips: bool = True
+    feature: str = "spectrum"  # generator input: "spectrum", or "spatial" (the paper's Table-3 ablation)
+    output: str = "map"  # generator output: "map", or "gaussian" parameters (Table-3 ablation)
     disc_width: int = 32
     disc_layers: int = 3
     lr_size_min: int = 48
@@ -103,9 +106,14 @@ class EstimatorTrainConfig:
             raise S2KError(f"unknown family {self.family!r}; choose from {', '.join(FAMILIES)}")
         if self.lr_schedule not in ("constant", "cosine"):
             raise S2KError(f"lr_schedule must be constant or cosine, got {self.lr_schedule!r}")
+        check_feature(self.feature)
+        if self.output == "gaussian" and self.family != "gaussian":
+            raise S2KError("the Gaussian-parameter output only serves the gaussian family")
 
     def generator_config(self) -> GeneratorConfig:
-        return GeneratorConfig(self.spectrum_size, self.depth, self.width, self.max_width, self.skips, 1)
+        return GeneratorConfig(
+            self.spectrum_size, self.depth, self.width, self.max_width, self.skips, 1, self.output
+        )
 
     def batch_config(self) -> BatchConfig:
         return BatchConfig(
@@ -115,6 +123,7 @@ class EstimatorTrainConfig:
             (self.lr_size_min, self.lr_size_max),
             self.spectrum_size,
             (0.0, self.noise_max),
+            self.feature,
         )
 
 
@@ -156,14 +165,14 @@ def validate(estimator: KernelEstimator, val_sets: dict[int, list]) -> dict[str,
     return out
 
 
-def init_generator(G: KernelGenerator, path: str | Path, config: GeneratorConfig) -> None:
+def init_generator(G: torch.nn.Module, path: str | Path, config: GeneratorConfig) -> None:
     """Load a generator's weights from a shipped estimator file or a run checkpoint (fine-tuning start);
     raises S2KError when the file's network differs from ``config``."""
     check_init(
         path,
         config.to_dict(),
         {
-            "s2k-estimator": lambda m: m["generator"],
+            "s2k-estimator": lambda m: GeneratorConfig(**m["generator"]).to_dict(),
             "s2k-estimator-run": lambda m: config_from_dict(m["config"]).generator_config().to_dict(),
         },
     )
@@ -180,7 +189,7 @@ def train_estimator(
 
     last = out / "last.safetensors"
 
-    G = KernelGenerator(cfg.generator_config()).to(device)
+    G = build_generator(cfg.generator_config()).to(device)
     D = PatchDiscriminator(2, cfg.disc_width, cfg.disc_layers).to(device)
     opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
@@ -202,7 +211,7 @@ def train_estimator(
         ids = [device.index] if device.type == "cuda" else None
         G = DistributedDataParallel(G, device_ids=ids)
         D = DistributedDataParallel(D, device_ids=ids)
-    g_plain: KernelGenerator = getattr(G, "module", G)
+    g_plain: torch.nn.Module = getattr(G, "module", G)
 
     pool = load_hr_pool(cfg.train_dirs, cfg.pool_limit or None, progress=progress and main)
     loader = make_loader(estimator_batches(pool, cfg.batch_config(), cfg.seed, rank, start), cfg.workers, 4)
@@ -211,7 +220,7 @@ def train_estimator(
         val_sets = {
             s: make_synthetic_set(cfg.val_dir, cfg.family, s, cfg.val_count, cfg.val_seed) for s in cfg.scales
         }
-    estimator = KernelEstimator(g_plain, cfg.family, cfg.scales, {})
+    estimator = KernelEstimator(g_plain, cfg.family, cfg.scales, {}, cfg.feature)
     amp = cfg.amp and device.type == "cuda"
 
     if main:
@@ -301,7 +310,8 @@ def export_estimator(
             "family": cfg.family,
             "scales": list(cfg.scales),
             "generator": cfg.generator_config().to_dict(),
+            "feature": cfg.feature,
         }
-        return "G", KernelGenerator(cfg.generator_config()), own
+        return "G", build_generator(cfg.generator_config()), own
 
     return export_run(checkpoint, output, "s2k-estimator-run", build, half, extra)
