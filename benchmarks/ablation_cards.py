@@ -52,7 +52,8 @@ def results_table(paths: list[str], family: str, scale: int) -> list[str]:
             f"{rows[0]['set']}, {family} ×{scale} (`s2k bench`, seed 0, pnp backend; true-kernel PSNR-Y "
             f"{true_psnr:.2f} dB, bicubic {mean(by[('sr', 'bicubic')], 'psnr_y'):.2f} dB):",
             "",
-            "| estimator | images | D_v | D_s | PSNR-Y of blind SR (dB) | paper Table 3 PSNR (DIV2K, SFTMD) |",
+            "| estimator | images | D_v | D_s | PSNR-Y of blind SR (dB) | "
+            "paper Table 3 PSNR (DIV2K, SFTMD) |",
             "| --- | --- | --- | --- | --- | --- |",
         ]
         for m in REFERENCE:
