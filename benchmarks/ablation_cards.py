@@ -13,13 +13,11 @@ metadata or the CSVs.
 from __future__ import annotations
 
 import argparse
-import csv
 import platform
-from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
 import torch
+from bench_summary import load_cells, mean
 from model_card import _command
 
 from s2k.bench import ABLATION_DIR, ESTIMATORS, ablation_name
@@ -38,26 +36,21 @@ def results_table(paths: list[str], family: str, scale: int) -> list[str]:
     """Markdown tables (one per CSV) of mean kernel errors and blind-SR PSNR for ``family`` × ``scale``."""
     lines: list[str] = []
     for path in paths:
-        with open(path) as fh:
-            rows = [r for r in csv.DictReader(fh) if r["family"] == family and int(r["scale"]) == scale]
-        if not rows:
+        by = load_cells(path).get((family, scale))
+        if not by:
             continue
-        by = defaultdict(list)
-        for r in rows:
-            by[(r["kind"], r["method"])].append(r)
-        mean = lambda rs, k: float(np.mean([float(r[k]) for r in rs]))  # noqa: E731
-        true_psnr = mean(by[("sr", "true-kernel")], "psnr_y") if by[("sr", "true-kernel")] else float("nan")
+        set_name = next(iter(by.values()))[0]["set"]
         lines += [
             "",
-            f"{rows[0]['set']}, {family} ×{scale} (`s2k bench`, seed 0, pnp backend; true-kernel PSNR-Y "
-            f"{true_psnr:.2f} dB, bicubic {mean(by[('sr', 'bicubic')], 'psnr_y'):.2f} dB):",
+            f"{set_name}, {family} ×{scale} (`s2k bench`, seed 0, pnp backend; true-kernel PSNR-Y "
+            f"{mean(by['true-kernel'], 'psnr_y'):.2f} dB, bicubic {mean(by['bicubic'], 'psnr_y'):.2f} dB):",
             "",
             "| estimator | images | D_v | D_s | PSNR-Y of blind SR (dB) | "
             "paper Table 3 PSNR (DIV2K, SFTMD) |",
             "| --- | --- | --- | --- | --- | --- |",
         ]
         for m in REFERENCE:
-            ks, srs = by.get(("kernel", m)), by.get(("sr", f"blind-{m}"))
+            ks, srs = by.get(m), by.get(f"blind-{m}")
             if not ks:
                 continue
             psnr = f"{mean(srs, 'psnr_y'):.2f}" if srs else "–"

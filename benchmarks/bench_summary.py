@@ -16,17 +16,24 @@ from collections import defaultdict
 import numpy as np
 
 
-def summary(path: str) -> str:
-    """The summary table of one results.csv."""
+def load_cells(path: str) -> dict[tuple[str, int], dict[str, list[dict]]]:
+    """The rows of a results.csv grouped by (family, scale), then by method."""
     with open(path) as fh:
         rows = list(csv.DictReader(fh))
     cells: dict[tuple[str, int], dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
         cells[(r["family"], int(r["scale"]))][r["method"]].append(r)
+    return cells
 
-    def mean(rs: list[dict], key: str) -> float:
-        return float(np.mean([float(r[key]) for r in rs])) if rs else float("nan")
 
+def mean(rows: list[dict], key: str) -> float:
+    """Mean of a column over rows (NaN for none)."""
+    return float(np.mean([float(r[key]) for r in rows])) if rows else float("nan")
+
+
+def summary(path: str) -> str:
+    """The summary table of one results.csv."""
+    cells = load_cells(path)
     lines = [
         "| family | scale | images | D_v S2K | D_v S2K up to flip | D_v mean kernel | PSNR bicubic | "
         "PSNR unaware | PSNR blind S2K | PSNR true kernel | blind − true (dB) |",

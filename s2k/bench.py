@@ -149,12 +149,12 @@ def run_bench(cfg: BenchConfig, progress: bool = True) -> Path:
         if new_file:
             writer.writeheader()
         ablation = ablation_estimators()
+        total = len(list_images(cfg.hr)[: cfg.n])
         for family in cfg.families:
             for s in cfg.scales:
                 ests = estimators_for(family, s, ablation)
                 items = iter_synthetic_set(cfg.hr, family, s, cfg.n, cfg.seed, noise=cfg.noise)
                 data_dir, kern_dir = out / "data" / f"{family}_x{s}", out / "kernels" / f"{family}_x{s}"
-                total = len(list_images(cfg.hr)[: cfg.n])
                 bar = tqdm(items, desc=f"{family} ×{s}", total=total, disable=not progress, unit="image")
                 for i, it in enumerate(bar):
                     if not (data_dir / f"{it.name}.png").exists():
