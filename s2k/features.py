@@ -16,9 +16,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from s2k.color import to_grey_torch
 from s2k.errors import S2KError
-from s2k.spectrum import DEFAULT_MAX_TILES, spectrum_feature_torch, tile_starts
+from s2k.spectrum import DEFAULT_MAX_TILES, luminance_tiles_torch, spectrum_feature_torch
 
 FEATURES = ("spectrum", "spatial")
 
@@ -34,11 +33,8 @@ def spatial_tiles_torch(batch: torch.Tensor, size: int, max_tiles: int = DEFAULT
     """Standardised luminance tiles of a ``B×C×H×W`` batch in 0..255: ``B×T×size×size`` (module doc)."""
     if batch.ndim != 4:
         raise ValueError(f"expected B×C×H×W, got shape {tuple(batch.shape)}")
-    grey = to_grey_torch(batch.float())[:, 0] / 255.0
-    h, w = grey.shape[-2:]
-    th, tw = min(h, size), min(w, size)
-    ys, xs = tile_starts(h, th, max_tiles), tile_starts(w, tw, max_tiles)
-    tiles = torch.stack([grey[:, y : y + th, x : x + tw] for y in ys for x in xs], dim=1)
+    tiles = luminance_tiles_torch(batch.float(), size, max_tiles)
+    th, tw = tiles.shape[-2:]
     mu = tiles.mean(dim=(-2, -1), keepdim=True)
     sd = tiles.std(dim=(-2, -1), keepdim=True).clamp_min(1e-6) if th * tw > 1 else torch.ones_like(mu)
     return F.pad((tiles - mu) / sd, (0, size - tw, 0, size - th))

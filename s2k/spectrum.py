@@ -76,6 +76,16 @@ def _full_from_half(half: torch.Tensor, size: int) -> torch.Tensor:
     return torch.cat([half, right], dim=-1)
 
 
+def luminance_tiles_torch(batch: torch.Tensor, size: int, max_tiles: int = DEFAULT_MAX_TILES) -> torch.Tensor:
+    """BT.601 luminance (0..1) tiles of a ``B×C×H×W`` float batch in 0..255: ``B×T×th×tw`` with
+    ``th = min(H, size)``, ``tw = min(W, size)`` at the positions of :func:`tile_starts` (T row-major)."""
+    grey = to_grey_torch(batch)[:, 0] / 255.0
+    h, w = grey.shape[-2:]
+    th, tw = min(h, size), min(w, size)
+    ys, xs = tile_starts(h, th, max_tiles), tile_starts(w, tw, max_tiles)
+    return torch.stack([grey[:, y : y + th, x : x + tw] for y in ys for x in xs], dim=1)
+
+
 def log_power_spectrum_torch(
     batch: torch.Tensor, size: int = DEFAULT_SIZE, max_tiles: int = DEFAULT_MAX_TILES
 ) -> torch.Tensor:
@@ -85,11 +95,8 @@ def log_power_spectrum_torch(
     if batch.ndim != 4:
         raise ValueError(f"expected B×C×H×W, got shape {tuple(batch.shape)}")
     x = batch if batch.dtype == torch.float64 else batch.float()
-    grey = to_grey_torch(x)[:, 0] / 255.0  # B×H×W, 0..1
-    h, w = grey.shape[-2:]
-    th, tw = min(h, size), min(w, size)
-    ys, xs = tile_starts(h, th, max_tiles), tile_starts(w, tw, max_tiles)
-    tiles = torch.stack([grey[:, y : y + th, x0 : x0 + tw] for y in ys for x0 in xs], dim=1)  # B×T×th×tw
+    tiles = luminance_tiles_torch(x, size, max_tiles)  # B×T×th×tw
+    th, tw = tiles.shape[-2:]
     win = _hann2d(th, tw, tiles.dtype, str(tiles.device))
     mean = (tiles * win).sum(dim=(-2, -1), keepdim=True) / win.sum()
     tiles = (tiles - mean) * win
