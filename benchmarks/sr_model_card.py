@@ -53,6 +53,40 @@ def _results(rows_paths: list[str], method: str) -> list[str]:
     return out
 
 
+def _denoiser_stage(st: dict) -> list[str]:
+    """Card rows of one training stage of the denoiser (its run metadata plus ``command`` / ``where``)."""
+    cfg = st["config"]
+    n = st["stage"]
+    where = st.get("where", "this machine's 2 CPU cores (x86_64, torch 2.13.0 CPU)")
+    crops = f"{cfg['patch_size']}×{cfg['patch_size']} RGB crops of BSDS500 train+test (400 images, flips, rotations)"
+    if cfg.get("objective", "denoise") == "sr":
+        data = (
+            f"{crops}; per batch one scale of {cfg['sr_scales']}, per crop a kernel of {', '.join(cfg['sr_families'])} "
+            f"(paper ranges), periodic blur + down-sampling, noise σ_n uniform in [0, {cfg['sr_noise_max']}] on "
+            f"{100 * cfg['sr_noisy_fraction']:.0f} % of the crops, 8-bit rounding; loss L1 of the output of "
+            f"{cfg['sr_iterations']} unrolled PnP rounds (DPIR schedule) to the HR crop"
+        )
+        val = (
+            f"BSD100 images {cfg['val_start'] + 1}–{cfg['val_start'] + cfg['val_count']} (outside the benchmark's "
+            f"first 50), centre {cfg['val_crop']}² crops, pnp SR PSNR-Y ({', '.join(cfg['sr_val_cases'])})"
+        )
+    else:
+        data = f"{crops}, white Gaussian noise σ uniform in [{cfg['sigma_min']}, {cfg['sigma_max']}]; loss {cfg['loss'].upper()}"
+        val = f"first {cfg['val_count']} BSD100 images, centre {cfg['val_crop']}² crops, denoising PSNR-Y"
+    sched = cfg["lr_schedule"] + (f" ending at a {cfg['time_limit_min']}-minute limit" if cfg.get("time_limit_min") else "")
+    rows = [
+        f"| stage {n} ({cfg.get('objective', 'denoise')}) data | {data} |",
+        f"| stage {n} training | batch {cfg['batch_size']} × {st['iteration']} iterations, Adam lr {cfg['lr']} "
+        f"{sched}; {st['wall_s'] / 60:.0f} min on {where}"
+        + (f"; started from stage {n - 1}'s weights" if cfg.get("init") else "")
+        + (f"; command `{st['command']}`" if st.get("command") else "")
+        + " |",
+    ]
+    if st.get("val"):
+        rows.append(f"| stage {n} validation | {val}: " + ", ".join(f"{k} {v:.2f} dB" for k, v in st["val"].items()) + " |")
+    return rows
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("weights")
@@ -99,27 +133,20 @@ def main() -> None:
     else:
         net = load_denoiser(args.weights)
         c = meta["denoiser"]
-        tr = meta["training"]
-        cfg = tr["config"]
+        stages = meta.get("history") or [{**meta["training"], "stage": 1}]
         lines += [
             "The learned prior of the `pnp` SR backend: a noise-level-conditioned Gaussian denoiser "
-            "(`s2k.nets.denoiser`), one network for every kernel, scale and noise level.",
+            "(`s2k.nets.denoiser`), one network for every kernel, scale and noise level"
+            + (", trained last *through* the unrolled PnP loop it serves (objective `sr`)."
+               if stages[-1]["config"].get("objective") == "sr" else "."),
             "",
             "| item | value |",
             "| --- | --- |",
             f"| network | U-Net-like, pixel-unshuffle {c['unshuffle']}, widths {c['widths']}, residual blocks "
             f"{c['blocks']}; {count_parameters(net):,} parameters, stored fp16 ({size:.2f} MB) |",
-            f"| data | {cfg['patch_size']}×{cfg['patch_size']} RGB crops of BSDS500 train+test (400 images, "
-            f"flips, rotations), white Gaussian noise σ uniform in [{cfg['sigma_min']}, {cfg['sigma_max']}] |",
-            f"| training | batch {cfg['batch_size']} × {tr['iteration']} iterations, L1, Adam lr {cfg['lr']}, "
-            f"{cfg['lr_schedule']}; {tr['wall_s'] / 60:.0f} min on this machine's 2 CPU cores (x86_64, torch "
-            "2.13.0 CPU), shared with other trainings for part of the time |",
-            f"| training command | `s2k train denoiser --out runs/denoiser --iterations {tr['iteration']} "
-            f"--batch-size {cfg['batch_size']} --threads 1` (defaults otherwise) |",
-            f"| validation | first {cfg['val_count']} BSD100 images, centre {cfg['val_crop']}² crops, PSNR-Y: "
-            + ", ".join(f"{k} {v:.2f} dB" for k, v in (tr.get("val") or {}).items())
-            + " |",
         ]
+        for st in stages:
+            lines += _denoiser_stage(st)
         method = "pnp"
     if args.history:
         lines += ["", f"History: {args.history}"]

@@ -5,6 +5,8 @@ samplers (:func:`s2k.data.make_synthetic_set`); then, per image, PSNR-Y / SSIM-Y
 wall time of each method:
 
 * ``bicubic`` — bicubic interpolation on s2k's grid;
+* ``bicubic-resize`` — the usual image-library bicubic resize (Pillow; pixel-centred grid, so
+  ``(s − 1)/2`` HR pixels off s2k's degradation grid: the weaker baseline users usually compare with);
 * ``pnp-tv`` — pnp with the TV prior and the true kernel (the classical calibration baseline);
 * ``pnp`` / ``sftmd`` — non-blind with the true kernel (the upper bound of each backend);
 * ``unaware-pnp`` / ``unaware-sftmd`` — the kernel-unaware reference (the bicubic-like kernel assumed);
@@ -31,10 +33,11 @@ import torch
 from s2k.data import make_synthetic_set
 from s2k.metrics import psnr_y, ssim_y
 from s2k.pipeline import super_resolve
-from s2k.sr.bicubic import bicubic_upsample
+from s2k.sr.bicubic import bicubic_upsample, image_resize_bicubic
 
 ALL_METHODS = (
     "bicubic",
+    "bicubic-resize",
     "pnp-tv",
     "pnp",
     "sftmd",
@@ -49,6 +52,8 @@ def run_method(method: str, lr: np.ndarray, scale: int, kernel: np.ndarray, fami
     """The SR image of one method (module docstring)."""
     if method == "bicubic":
         return bicubic_upsample(lr, scale)
+    if method == "bicubic-resize":
+        return image_resize_bicubic(lr, scale)
     backend = "sftmd" if method.endswith("sftmd") else "pnp"
     if method.startswith("unaware"):
         k: np.ndarray | str | None = "bicubic"

@@ -412,7 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_dataclass_arguments(tp, EstimatorTrainConfig)
     dp = tsub.add_parser("denoiser", help="train the pnp backend's Gaussian denoiser",
-                         description="Train the plug-and-play prior: a noise-level-conditioned denoiser. "
+                         description="Train the plug-and-play prior: a noise-level-conditioned denoiser "
+                         "(--objective denoise), or fine-tune it through the unrolled pnp loop it serves "
+                         "(--objective sr --init W). "
                          "Resumable; run under torchrun for DistributedDataParallel.")
     dp.set_defaults(func=cmd_train_denoiser)
     dp.add_argument("--out", required=True, help="run folder (checkpoints, logs)")

@@ -32,6 +32,9 @@ from s2k.train.denoiser import (
     DenoiserTrainConfig,
     export_denoiser,
     make_denoiser_batch,
+    make_sr_batch,
+    scaled,
+    sr_kernel_sampler,
     train_denoiser,
 )
 
@@ -140,6 +143,21 @@ def test_bicubic_constant_ramp_and_interpolation(s):
     im = textured_image(10, 13, 3, seed=4)
     up = bicubic_upsample(im, s, clip=False)
     np.testing.assert_allclose(up[::s, ::s], im, atol=1e-9)
+
+
+@pytest.mark.parametrize("s", [2, 4])
+def test_image_resize_bicubic_is_the_pixel_centred_grid(s):
+    from s2k.sr.bicubic import image_resize_bicubic
+
+    np.testing.assert_allclose(image_resize_bicubic(np.full((9, 11, 3), 77.0), s), 77.0, atol=1e-4)
+    yy, xx = np.mgrid[0:12, 0:14].astype(np.float64)
+    up = image_resize_bicubic(10 + 3 * yy + 5 * xx, s)
+    assert up.shape == (12 * s, 14 * s)
+    ny, nx = np.mgrid[0 : 12 * s, 0 : 14 * s].astype(np.float64)
+    # HR pixel n samples the LR coordinate (n + 0.5)/s - 0.5: (s - 1)/2 HR pixels off s2k's grid
+    expect = 10 + 3 * ((ny + 0.5) / s - 0.5) + 5 * ((nx + 0.5) / s - 0.5)
+    inner = (slice(2 * s, 10 * s), slice(2 * s, 12 * s))
+    np.testing.assert_allclose(up[inner], expect[inner], atol=1e-3)
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -389,3 +407,125 @@ def test_boundary_update_removes_border_artefacts_of_motion_kernels():
     updated = pnp_super_resolve(lr, k, 2, denoiser="tv")
     assert psnr_y(hr, updated, shave=2) > psnr_y(hr, plain, shave=2) + 1.0
     assert psnr_y(hr, updated, shave=2) > psnr_y(hr, bicubic_upsample(lr, 2), shave=2)
+
+
+# ------------------------------------------------------------------------------------------------------
+# the prior trained through the unrolled PnP loop (objective "sr")
+
+
+def _sr_config(tmp_path, **kw) -> DenoiserTrainConfig:
+    for i in range(3):
+        write_image(
+            tmp_path / "train" / f"im{i}.png", textured_image(72, 96, 3, seed=30 + i).astype(np.uint8)
+        )
+    write_image(tmp_path / "val" / "v0.png", textured_image(60, 64, 3, seed=40).astype(np.uint8))
+    base = dict(
+        objective="sr",
+        train_dirs=(str(tmp_path / "train"),),
+        val_dir=str(tmp_path / "val"),
+        val_count=1,
+        val_crop=48,
+        val_every=20,
+        iterations=40,
+        batch_size=4,
+        patch_size=48,
+        unshuffle=TINY.unshuffle,
+        widths=TINY.widths,
+        blocks=TINY.blocks,
+        log_every=10,
+        checkpoint_every=20,
+        lr=3e-3,
+        lr_schedule="constant",
+        sr_scales=(2, 4),
+        sr_iterations=4,
+        sr_val_cases=("gaussian:2", "motion:2"),
+    )
+    return DenoiserTrainConfig(**{**base, **kw})
+
+
+def test_sr_batch_is_the_periodic_degradation(tmp_path):
+    from scipy.ndimage import convolve
+
+    cfg = _sr_config(tmp_path, sr_noisy_fraction=0.5)
+    pool = load_hr_pool(cfg.train_dirs, progress=False)
+    batch = make_sr_batch(pool, cfg, np.random.default_rng(5), sr_kernel_sampler(cfg))
+    s = batch.scale
+    assert s in cfg.sr_scales and batch.hr.shape == (4, 3, 48, 48)
+    assert batch.lr.shape == (4, 3, 48 // s, 48 // s)
+    np.testing.assert_allclose(batch.kernels.sum(dim=(-2, -1)).numpy(), 1.0, atol=1e-5)
+    for b in range(4):
+        k = batch.kernels[b, 0].double().numpy()
+        expect = np.stack([convolve(batch.hr[b, c].double().numpy(), k, mode="wrap") for c in range(3)])
+        lr = batch.lr[b].double().numpy()
+        if batch.noise[b] == 0:  # quantisation only: exactly the rounded periodic blur, every s-th pixel
+            np.testing.assert_array_equal(lr, np.clip(np.round(expect[:, ::s, ::s]), 0, 255))
+        else:
+            assert 0 < batch.noise[b] <= cfg.sr_noise_max
+            assert 0.3 * batch.noise[b] < np.std(lr - expect[:, ::s, ::s]) < 3 * batch.noise[b] + 1
+
+
+def test_prior_trained_through_the_unrolled_loop(tmp_path):
+    from s2k.checkpoint import save_checkpoint
+    from s2k.sr.pnp import unrolled_pnp
+
+    torch.manual_seed(3)
+    start = DenoiserNet(TINY)
+    with torch.no_grad():
+        start.tail.weight.normal_(0, 0.05)  # not the identity: init must really load these
+    save_checkpoint(tmp_path / "init.safetensors", {"net": start}, None,
+                    {"kind": "s2k-denoiser", "denoiser": TINY.to_dict()})
+    cfg = _sr_config(tmp_path, init=str(tmp_path / "init.safetensors"))
+    run = tmp_path / "run"
+    summary = train_denoiser(cfg, run, progress=False)
+    assert summary["iteration"] == 40
+    with (run / "val.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["iteration"]) for r in rows] == [20, 40]
+    assert {"psnr_gaussian2", "psnr_motion2", "psnr_mean"} <= set(rows[0])
+    # the loss of the unrolled loop on fixed batches went down from the init weights
+    pool = load_hr_pool(cfg.train_dirs, progress=False)
+    draw = sr_kernel_sampler(cfg)
+    rng = np.random.default_rng(123)
+    batches = [make_sr_batch(pool, cfg, rng, draw) for _ in range(4)]
+    trained = DenoiserNet(TINY)
+    load_checkpoint(run / "last.safetensors", {"net": trained})
+
+    def loss(net: DenoiserNet) -> float:
+        values = []
+        with torch.no_grad():
+            for b in batches:
+                sr = unrolled_pnp(b.lr, b.kernels, b.scale, b.noise, scaled(net), PnPConfig(iterations=4))
+                values.append(torch.nn.functional.l1_loss(sr, b.hr).item())
+        return float(np.mean(values))
+
+    assert loss(trained) < 0.9 * loss(start), (loss(start), loss(trained))
+    # init checks the network
+    other = DenoiserConfig(channels=3, unshuffle=2, widths=(8, 8), blocks=(0, 1))
+    save_checkpoint(tmp_path / "other.safetensors", {"net": DenoiserNet(other)}, None,
+                    {"kind": "s2k-denoiser", "denoiser": other.to_dict()})
+    with pytest.raises(S2KError, match="differs"):
+        cfg = _sr_config(tmp_path, init=str(tmp_path / "other.safetensors"))
+        train_denoiser(cfg, tmp_path / "r2", progress=False)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"objective": "deblur"},
+        {"patch_size": 40},  # not a multiple of 4 × the network's factor 4
+        {"sr_val_cases": ("gaussian",)},
+        {"sr_val_cases": ("box:2",)},
+        {"sr_families": ("box",)},
+        {"sr_noisy_fraction": 1.5},
+    ],
+)
+def test_sr_objective_bad_config(tmp_path, kw):
+    with pytest.raises(S2KError):
+        _sr_config(tmp_path, **kw)
+
+
+def test_objective_picks_its_default_sizes():
+    sr = DenoiserTrainConfig(objective="sr")
+    assert (sr.patch_size, sr.val_crop) == (96, 192)  # multiples of 8 × 2, 3 and 4
+    plain = DenoiserTrainConfig()
+    assert (plain.patch_size, plain.val_crop) == (64, 128)

@@ -48,6 +48,11 @@ Colour: every colour channel goes through the same data step (same kernel); the 
 network (it sees the three channels together; a grey image is replicated to RGB and averaged back). An
 alpha channel (grey + alpha, RGBA) is up-sampled on its own with plain bicubic interpolation and kept.
 
+The shipped learned prior was first trained as a plain denoiser, then fine-tuned *through* these HQS
+rounds (:func:`unrolled_pnp`: the same loop on periodic LR images, with gradients; objective ``"sr"`` of
+:mod:`s2k.train.denoiser`), so it is tuned to this schedule and its 8 rounds: other ``iterations`` work
+but are outside what it was trained for.
+
 Priors (``denoiser=``): ``None`` is the shipped learned denoiser (:func:`s2k.nets.denoiser.default_denoiser`,
 an :class:`s2k.errors.S2KError` if it is missing); a path loads a weight file; a
 :class:`~s2k.nets.denoiser.DenoiserNet`; ``"tv"``, the classical total-variation prior (Chambolle's
@@ -259,17 +264,58 @@ def pnp_torch(
     y = seam_pad(y, (pad, lh - h - pad), (pad, lw - w - pad), keep)
     sig_n = torch.as_tensor(noise, dtype=dtype, device=y.device).reshape(-1).expand(b).clone()
     sigmas, alphas = cfg.schedule(scale, sig_n)
-    step = DataStep.create(y, k, scale)
-    x = bicubic_upsample_torch(y, scale)
     observed = torch.zeros(y.shape[-2:], dtype=dtype, device=y.device)
     observed[pad : pad + h, pad : pad + w] = 1.0
-    for i in range(cfg.iterations):
-        if cfg.boundary_update and i > 0:
+    x = hqs_loop(y, k, scale, sigmas, alphas, denoiser, observed if cfg.boundary_update else None)
+    return x[..., scale * pad : scale * (pad + h), scale * pad : scale * (pad + w)]
+
+
+def hqs_loop(
+    y: torch.Tensor,
+    kernel: torch.Tensor,
+    scale: int,
+    sigmas: torch.Tensor,
+    alphas: torch.Tensor,
+    denoiser: Denoiser,
+    observed: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The HQS rounds on a periodic LR grid ``y`` (``B×C×M1×M2``): bicubic start, then per round the data
+    step with weight ``alphas[i]`` and the prior at level ``sigmas[i]`` (:meth:`PnPConfig.schedule`).
+
+    ``observed`` (``M1×M2``, 1 on real LR pixels, 0 on padding): after the first round the unobserved
+    pixels of ``y`` are replaced by what the current estimate predicts there. Differentiable (no
+    ``no_grad`` here), so a prior can be trained through the loop (:func:`unrolled_pnp`).
+    """
+    b = y.shape[0]
+    step = DataStep.create(y, kernel, scale)
+    x = bicubic_upsample_torch(y, scale)
+    for i in range(sigmas.shape[0]):
+        if observed is not None and i > 0:
             # the padding is not observed: replace it by what the current estimate predicts there
             step = step.with_y(y * observed + step.forward(x) * (1 - observed))
         x = step.solve(x, alphas[i].reshape(b, 1, 1, 1))
         x = denoiser(x, sigmas[i])
-    return x[..., scale * pad : scale * (pad + h), scale * pad : scale * (pad + w)]
+    return x
+
+
+def unrolled_pnp(
+    lr: torch.Tensor,
+    kernel: torch.Tensor,
+    scale: int,
+    noise: torch.Tensor,
+    denoiser: Denoiser,
+    config: PnPConfig | None = None,
+) -> torch.Tensor:
+    """The PnP-HQS result for LR images made with *periodic* borders (``B×C×M1×M2`` → ``B×C×sM1×sM2``),
+    with gradients: no padding, no clipping, the schedule of ``config`` for noise levels ``noise`` (B).
+
+    This is how a prior is trained end to end through the same rounds :func:`pnp_torch` runs at inference
+    (:mod:`s2k.train.denoiser`, objective ``"sr"``); the HR sides ``s·M`` must be multiples of the
+    denoiser's size factor. ``kernel``: ``B×1×kh×kw`` or ``kh×kw``.
+    """
+    cfg = config or PnPConfig()
+    sigmas, alphas = cfg.schedule(scale, noise.to(lr.dtype))
+    return hqs_loop(lr, kernel.to(lr.dtype), scale, sigmas, alphas, denoiser)
 
 
 def pnp_super_resolve(

@@ -8,10 +8,24 @@ intermediate images the prior sees inside PnP). The network (:class:`s2k.nets.de
 the noisy patch and σ in 0..1 units; the loss is the L1 distance to the clean patch (as DRUNet; L1 rather
 than L2 for its robustness on textured patches), Adam, cosine learning-rate decay to 1 %.
 
+Objective ``"sr"`` (end-to-end prior, fine-tuning from ``init``, e.g. the shipped denoiser): the network is
+trained *through* the unrolled plug-and-play loop it serves (:func:`s2k.sr.pnp.unrolled_pnp`, DPIR's
+schedule, ``sr_iterations`` rounds), in the manner of deep unfolding (USRNet, Zhang et al., CVPR 2020):
+each batch is ``patch_size`` HR crops, one scale from ``sr_scales``, one random kernel per crop from
+``sr_families`` (paper ranges; motion kernels from a pool drawn with a seed other than the benchmarks'),
+*periodic* blur and down-sampling (so the FFT data step is exact and no padding is needed), noise σ_n
+uniform in ``[0, sr_noise_max]`` on a ``sr_noisy_fraction`` of the crops, 8-bit quantisation; the loss is
+the L1 distance of the loop's output to the HR crop. The network stays a σ-conditioned residual
+denoiser, so it still runs in every PnP round at inference.
+
 Validation: the first ``val_count`` images of ``val_dir`` (sorted; default BSD100), centre crops of
 ``val_crop`` pixels, each with fixed noise (``numpy.random.default_rng([val_seed, round(σ)])``) at every
 level of ``val_sigmas`` (default 15 and 50); PSNR on BT.601 Y (s2k's metric) of the clipped output,
-``psnr_s15``, ``psnr_s50`` and their mean ``psnr_mean`` in ``val.csv``.
+``psnr_s15``, ``psnr_s50`` and their mean ``psnr_mean`` in ``val.csv``. With objective ``"sr"``: images
+``val_start`` … ``val_start + val_count − 1``, centre crops, s2k's degradation (symmetric borders,
+quantised, noise-free) with one kernel per image and case of ``sr_val_cases`` (``family:scale``), the full
+inference path (:func:`s2k.sr.pnp.pnp_torch`: padding, boundary update), PSNR-Y with ``s`` pixels shaved:
+``psnr_<family><scale>`` per case and their mean ``psnr_mean``.
 
 A run folder holds ``config.json``, ``log.csv``, ``val.csv``, ``last.safetensors`` (network, optimizer,
 iteration: everything to resume) and ``best.safetensors`` (the network with the best ``psnr_mean``).
@@ -22,6 +36,7 @@ DistributedDataParallel. :func:`export_denoiser` writes a run's network as a shi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,9 +49,12 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from s2k.checkpoint import load_checkpoint
 from s2k.data import load_hr_pool, random_crops
+from s2k.degradation import degrade, quantize_torch
 from s2k.errors import S2KError
 from s2k.io import list_images, read_image
+from s2k.kernels import FAMILIES, pad_kernel, sample_kernel, sample_kernels
 from s2k.metrics import psnr_y
 from s2k.nets import count_parameters
 from s2k.nets.denoiser import (
@@ -45,9 +63,12 @@ from s2k.nets.denoiser import (
     default_denoiser,
     load_denoiser,
 )
+from s2k.sr.fft_data import p2o, periodic_blur_downsample
+from s2k.sr.pnp import PnPConfig, pnp_torch, unrolled_pnp
 from s2k.train.common import (
     RunRecorder,
     begin_run,
+    check_init,
     due,
     export_run,
     lr_at,
@@ -63,6 +84,7 @@ __all__ = [
     "export_denoiser",
     "load_denoiser",
     "make_denoiser_batch",
+    "make_sr_batch",
     "train_denoiser",
 ]
 
@@ -71,16 +93,19 @@ __all__ = [
 class DenoiserTrainConfig:
     """Everything a denoiser training run depends on (defaults: s2k's recommended CPU run)."""
 
+    objective: str = "denoise"  # or "sr": train through the unrolled PnP loop (module docstring)
+    init: str = ""  # start from these weights (shipped denoiser file or run checkpoint)
     train_dirs: tuple[str, ...] = DEFAULT_TRAIN_DIRS
     val_dir: str = DEFAULT_VAL_DIR  # "" disables validation
+    val_start: int = 0  # first validation image (sorted order)
     val_count: int = 10
-    val_crop: int = 128
+    val_crop: int = 0  # 0: 128 (objective denoise) or 192 (sr)
     val_sigmas: tuple[float, ...] = (15.0, 50.0)
     val_seed: int = 0
     val_every: int = 1000
     iterations: int = 30000
     batch_size: int = 16
-    patch_size: int = 64
+    patch_size: int = 0  # 0: 64 (objective denoise) or 96 (sr: a multiple of every scale × 8)
     sigma_min: float = 0.0
     sigma_max: float = 50.0
     loss: str = "l1"  # or "l2"
@@ -91,6 +116,12 @@ class DenoiserTrainConfig:
     unshuffle: int = DenoiserConfig.unshuffle
     widths: tuple[int, ...] = DenoiserConfig.widths
     blocks: tuple[int, ...] = DenoiserConfig.blocks
+    sr_scales: tuple[int, ...] = (2, 3, 4)  # objective "sr": one scale per batch
+    sr_families: tuple[str, ...] = FAMILIES  # objective "sr": one kernel family per crop
+    sr_noise_max: float = 10.0  # objective "sr": σ_n of the noisy crops, 0..255
+    sr_noisy_fraction: float = 0.3  # objective "sr": share of crops with noise (the rest: quantisation only)
+    sr_iterations: int = PnPConfig.iterations  # objective "sr": unrolled PnP rounds (the inference default)
+    sr_val_cases: tuple[str, ...] = ("gaussian:2", "gaussian:4", "motion:2")
     pool_limit: int = 0  # 0: every training image
     seed: int = 0
     threads: int = 0  # 0: torch's default
@@ -109,12 +140,40 @@ class DenoiserTrainConfig:
             raise S2KError(f"need 0 <= sigma_min <= sigma_max, got {self.sigma_min}, {self.sigma_max}")
         if self.iterations < 1 or self.batch_size < 1:
             raise S2KError("iterations and batch_size must be >= 1")
+        if self.objective not in ("denoise", "sr"):
+            raise S2KError(f"objective must be denoise or sr, got {self.objective!r}")
+        sr = self.objective == "sr"
+        if not self.patch_size:
+            object.__setattr__(self, "patch_size", 96 if sr else 64)
+        if not self.val_crop:
+            object.__setattr__(self, "val_crop", 192 if sr else 128)
         factor = self.denoiser_config().factor
         if self.patch_size % factor or (self.val_dir and self.val_crop % factor):
             raise S2KError(f"patch_size and val_crop must be multiples of {factor} for this network")
+        if self.objective == "sr":
+            bad = [f for f in self.sr_families if f not in FAMILIES]
+            if bad or not self.sr_families or not self.sr_scales:
+                raise S2KError(f"sr_families must be some of {', '.join(FAMILIES)}, sr_scales not empty")
+            for n in (self.patch_size, self.val_crop):
+                if any(sc < 1 or n % (sc * factor) for sc in self.sr_scales):
+                    raise S2KError(
+                        f"patch_size and val_crop must be multiples of {factor} × every scale (objective sr)"
+                    )
+            for case in self.sr_val_cases:
+                parse_case(case)
+            if self.sr_iterations < 1 or not (0 <= self.sr_noisy_fraction <= 1) or self.sr_noise_max < 0:
+                raise S2KError("need sr_iterations >= 1, 0 <= sr_noisy_fraction <= 1, sr_noise_max >= 0")
 
     def denoiser_config(self) -> DenoiserConfig:
         return DenoiserConfig(3, self.unshuffle, tuple(self.widths), tuple(self.blocks))
+
+
+def parse_case(case: str) -> tuple[str, int]:
+    """``"gaussian:2"`` → ``("gaussian", 2)``; raises S2KError for anything else."""
+    family, _, scale = case.partition(":")
+    if family not in FAMILIES or not scale.isdigit() or int(scale) < 1:
+        raise S2KError(f"validation case must be family:scale, family one of {', '.join(FAMILIES)}: {case!r}")
+    return family, int(scale)
 
 
 def config_from_dict(d: dict[str, Any]) -> DenoiserTrainConfig:
@@ -140,6 +199,136 @@ def make_denoiser_batch(
 
 
 @dataclass
+class SRBatch:
+    """One batch of the ``"sr"`` objective (0..255 units)."""
+
+    hr: torch.Tensor  # B×3×P×P
+    lr: torch.Tensor  # B×3×(P/s)×(P/s), periodic degradation, quantised
+    kernels: torch.Tensor  # B×1×K×K (K: the largest family size), sum 1
+    noise: torch.Tensor  # σ_n per crop (B)
+    scale: int
+
+
+def sr_kernel_sampler(cfg: DenoiserTrainConfig) -> Any:
+    """``draw(rng) -> kernel`` for the ``"sr"`` objective: a family of ``cfg.sr_families``, then a kernel
+    of the paper's ranges; motion kernels come from a pool of 2000 drawn with seed ``10_000 + cfg.seed``
+    (the benchmarks draw theirs with small seeds), each used as is or rotated by 180°."""
+    motion = sample_kernels("motion", 2000, 10_000 + cfg.seed) if "motion" in cfg.sr_families else None
+
+    def draw(rng: np.random.Generator) -> np.ndarray:
+        family = cfg.sr_families[rng.integers(len(cfg.sr_families))]
+        if family == "motion":
+            k = motion[rng.integers(len(motion))]  # type: ignore[index]
+            return k[::-1, ::-1] if rng.random() < 0.5 else k
+        return sample_kernel(family, rng)
+
+    return draw
+
+
+def make_sr_batch(
+    pool: Sequence[np.ndarray], cfg: DenoiserTrainConfig, rng: np.random.Generator, draw_kernel: Any
+) -> SRBatch:
+    """One ``"sr"`` batch (module docstring): crops, one scale, a kernel and a noise level per crop."""
+    scale = int(cfg.sr_scales[rng.integers(len(cfg.sr_scales))])
+    p, b = cfg.patch_size, cfg.batch_size
+    hr = torch.from_numpy(random_crops(pool, b, p, p, rng)).permute(0, 3, 1, 2).float()
+    ks = [draw_kernel(rng) for _ in range(b)]
+    size = max(k.shape[0] for k in ks)
+    kernels = torch.from_numpy(np.stack([pad_kernel(k, size) for k in ks])).float()[:, None]
+    noisy = rng.random(b) < cfg.sr_noisy_fraction
+    noise = torch.from_numpy(np.where(noisy, rng.uniform(0.0, cfg.sr_noise_max, b), 0.0)).float()
+    lr = periodic_blur_downsample(hr, p2o(kernels, (p, p)), scale)
+    lr = lr + noise.view(-1, 1, 1, 1) * torch.from_numpy(rng.standard_normal(lr.shape, dtype=np.float32))
+    return SRBatch(hr, quantize_torch(lr), kernels, noise, scale)
+
+
+def scaled(net: torch.nn.Module) -> Any:
+    """The network as a PnP prior with gradients: ``f(x, σ)`` in 0..255 units."""
+
+    def prior(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        return net(x / 255.0, sigma / 255.0) * 255.0
+
+    return prior
+
+
+@dataclass
+class SRValItem:
+    name: str  # image and case
+    hr: np.ndarray  # H×W×3 crop, 0..255
+    lr: np.ndarray  # its LR image (s2k degradation, quantised)
+    kernel: np.ndarray
+    scale: int
+
+
+def _val_crops(cfg: DenoiserTrainConfig, multiple: int = 1) -> list[tuple[str, np.ndarray]]:
+    """The centre crops (RGB, float, 0..255) of the validation images (module docstring), sides cut
+    down to a multiple of ``multiple`` where an image is smaller than ``val_crop``."""
+    crops = []
+    for p in list_images(cfg.val_dir)[cfg.val_start : cfg.val_start + cfg.val_count]:
+        im = read_image(p)[:, :, :3]
+        if im.shape[2] == 1:
+            im = np.repeat(im, 3, axis=2)
+        c = min(cfg.val_crop, im.shape[0], im.shape[1])
+        c -= c % multiple
+        y0, x0 = (im.shape[0] - c) // 2, (im.shape[1] - c) // 2
+        crops.append((p.stem, im[y0 : y0 + c, x0 : x0 + c].astype(np.float64)))
+    if not crops:
+        raise S2KError(f"no validation images in {cfg.val_dir} from index {cfg.val_start}")
+    return crops
+
+
+def make_sr_val_set(cfg: DenoiserTrainConfig) -> list[SRValItem]:
+    """The fixed ``"sr"`` validation problems: every crop × every case, kernels from
+    ``numpy.random.default_rng([val_seed, image index, case index])``."""
+    items = []
+    multiple = math.lcm(*(parse_case(case)[1] for case in cfg.sr_val_cases))
+    for i, (name, hr) in enumerate(_val_crops(cfg, multiple)):
+        for j, case in enumerate(cfg.sr_val_cases):
+            family, scale = parse_case(case)
+            k = sample_kernel(family, np.random.default_rng([cfg.val_seed, i, j]))
+            items.append(SRValItem(f"{name}:{case}", hr, degrade(hr, k, scale), k, scale))
+    return items
+
+
+def validate_sr(net: DenoiserNet, items: list[SRValItem], cases: Sequence[str]) -> dict[str, float]:
+    """Mean PSNR-Y of pnp SR (the inference path, no gradients) per validation case, and their mean."""
+    was_training = net.training
+    net.eval()
+    dev = next(net.parameters()).device
+    scores: dict[str, list[float]] = {}
+    try:
+        for it in items:
+            lr = torch.from_numpy(it.lr.transpose(2, 0, 1).copy())[None].to(dev)
+            k = torch.from_numpy(it.kernel)
+            sr = pnp_torch(lr, k, it.scale, 0.0, net.denoise, PnPConfig(device=dev.type))
+            out = np.clip(sr[0].double().cpu().numpy().transpose(1, 2, 0), 0, 255)
+            case = it.name.split(":", 1)[1]
+            scores.setdefault(case, []).append(psnr_y(it.hr, np.round(out), shave=it.scale))
+    finally:
+        net.train(was_training)
+    res = {}
+    for case in cases:
+        family, scale = parse_case(case)
+        res[f"psnr_{family}{scale}"] = float(np.mean(scores[case]))
+    res["psnr_mean"] = float(np.mean(list(res.values())))
+    return res
+
+
+def init_denoiser(net: DenoiserNet, path: str | Path) -> None:
+    """Load a denoiser's weights from a shipped file or a run checkpoint (fine-tuning start); raises
+    S2KError when the file holds another network."""
+    check_init(
+        path,
+        net.config.to_dict(),
+        {
+            "s2k-denoiser": lambda m: DenoiserConfig.from_dict(m["denoiser"]).to_dict(),
+            "s2k-denoiser-run": lambda m: config_from_dict(m["config"]).denoiser_config().to_dict(),
+        },
+    )
+    load_checkpoint(path, {"net": net}, strict=True)
+
+
+@dataclass
 class ValItem:
     name: str
     clean: np.ndarray  # H×W×3, 0..255
@@ -149,20 +338,12 @@ class ValItem:
 def make_val_set(cfg: DenoiserTrainConfig) -> list[ValItem]:
     """The fixed validation crops of ``cfg.val_dir`` (see the module docstring)."""
     items = []
-    for p in list_images(cfg.val_dir)[: cfg.val_count]:
-        im = read_image(p)[:, :, :3]
-        if im.shape[2] == 1:
-            im = np.repeat(im, 3, axis=2)
-        c = min(cfg.val_crop, im.shape[0], im.shape[1])
-        y0, x0 = (im.shape[0] - c) // 2, (im.shape[1] - c) // 2
-        clean = im[y0 : y0 + c, x0 : x0 + c].astype(np.float64)
+    for name, clean in _val_crops(cfg):
         noisy = {}
         for s in cfg.val_sigmas:
             rng = np.random.default_rng([cfg.val_seed, round(s)])
             noisy[s] = clean + rng.normal(0.0, s, size=clean.shape)
-        items.append(ValItem(p.stem, clean, noisy))
-    if not items:
-        raise S2KError(f"no validation images in {cfg.val_dir}")
+        items.append(ValItem(name, clean, noisy))
     return items
 
 
@@ -199,7 +380,11 @@ def train_denoiser(
     net = DenoiserNet(cfg.denoiser_config()).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
     rec = RunRecorder(out, "s2k-denoiser-run", cfg, {"net": net}, {"net": opt}, higher_is_better=True)
-    start = rec.resume() if resume and last.exists() else 0
+    start = 0
+    if resume and last.exists():
+        start = rec.resume()
+    elif cfg.init:
+        init_denoiser(net, cfg.init)
     plain = net
     model: torch.nn.Module = net
     if world > 1:
@@ -207,13 +392,18 @@ def train_denoiser(
 
     pool = load_hr_pool(cfg.train_dirs, cfg.pool_limit or None, progress=progress and main)
     rng = np.random.default_rng([cfg.seed, rank, start])  # a resumed run does not replay its batches
-    val_items = make_val_set(cfg) if main and cfg.val_dir else []
+    sr = cfg.objective == "sr"
+    draw_kernel = sr_kernel_sampler(cfg) if sr else None
+    unrolled = PnPConfig(iterations=cfg.sr_iterations)
+    val_items: list[Any] = []
+    if main and cfg.val_dir:
+        val_items = make_sr_val_set(cfg) if sr else make_val_set(cfg)
     amp = cfg.amp and device.type == "cuda"
 
     if main:
         print(
             f"denoiser {cfg.denoiser_config()}: {count_parameters(plain):,} params; {len(pool)} HR images; "
-            f"iterations {start} -> {cfg.iterations} on {device}"
+            f"iterations {start} -> {cfg.iterations} on {device}; objective {cfg.objective}"
         )
     rec.start_clock()
     it = start
@@ -221,13 +411,20 @@ def train_denoiser(
     model.train()
     try:
         while it < cfg.iterations and not time_up(rec.elapsed, cfg.time_limit_min):
-            clean, noisy, sigma = make_denoiser_batch(pool, cfg, rng)
-            clean, noisy, sigma = (t.to(device, non_blocking=True) for t in (clean, noisy, sigma))
             lr = _lr_at(cfg, it, rec.elapsed)
             for group in opt.param_groups:
                 group["lr"] = lr
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                pred = model(noisy, sigma)
+            if sr:
+                b = make_sr_batch(pool, cfg, rng, draw_kernel)
+                clean = b.hr.to(device) / 255.0
+                lr_img, kernels, noise = (t.to(device) for t in (b.lr, b.kernels, b.noise))
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                    pred = unrolled_pnp(lr_img, kernels, b.scale, noise, scaled(model), unrolled) / 255.0
+            else:
+                clean, noisy, sigma = make_denoiser_batch(pool, cfg, rng)
+                clean, noisy, sigma = (t.to(device, non_blocking=True) for t in (clean, noisy, sigma))
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                    pred = model(noisy, sigma)
             pred = pred.float()
             loss = F.l1_loss(pred, clean) if cfg.loss == "l1" else F.mse_loss(pred, clean)
             opt.zero_grad(set_to_none=True)
@@ -245,7 +442,10 @@ def train_denoiser(
                 )
                 bar.set_postfix(loss=f"{loss.item():.4f}")
             if val_items and due(it, cfg.val_every, cfg.iterations):
-                res = validate(plain, val_items, cfg.val_sigmas)
+                if sr:
+                    res = validate_sr(plain, val_items, cfg.sr_val_cases)
+                else:
+                    res = validate(plain, val_items, cfg.val_sigmas)
                 rec.row("val.csv", it, {k: f"{v:.4f}" for k, v in res.items()})
                 bar.write(f"[{it}] " + " ".join(f"{k}={v:.3f}" for k, v in res.items()))
                 rec.offer(it, res["psnr_mean"], res)
