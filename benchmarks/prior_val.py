@@ -1,0 +1,57 @@
+"""PnP priors on the validation problems of the end-to-end prior training (objective ``sr``).
+
+The trainer's fixed problems (:func:`s2k.train.denoiser.make_sr_val_set`: BSD100 images 61–68 by default,
+outside the benchmark's first 50, centre 192² crops, one kernel per image and case) solved by pnp with each
+prior given: weight files, or ``tv`` (20 iterations, the calibration baseline); bicubic on s2k's grid for
+reference. Prints the mean PSNR-Y per case (s pixels shaved) and over the cases.
+
+    python benchmarks/prior_val.py tv runs/stage1-denoiser.safetensors s2k/weights/denoiser.safetensors
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+
+import numpy as np
+import torch
+
+from s2k.metrics import psnr_y
+from s2k.sr.bicubic import bicubic_upsample
+from s2k.sr.pnp import PnPConfig, pnp_super_resolve
+from s2k.train.denoiser import DenoiserTrainConfig, make_sr_val_set
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("priors", nargs="+", help="weight files, or tv")
+    p.add_argument("--val-dir", default=DenoiserTrainConfig.val_dir)
+    p.add_argument("--val-start", type=int, default=60)
+    p.add_argument("--val-count", type=int, default=8)
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    cfg = DenoiserTrainConfig(
+        objective="sr", val_dir=args.val_dir, val_start=args.val_start, val_count=args.val_count
+    )
+    items = make_sr_val_set(cfg)
+    cases = list(cfg.sr_val_cases)
+    print("| prior | " + " | ".join(cases) + " | mean |")
+    print("| --- |" + " --- |" * (len(cases) + 1))
+    for prior in ["bicubic", *args.priors]:
+        scores: dict[str, list[float]] = {c: [] for c in cases}
+        for it in items:
+            if prior == "bicubic":
+                sr = bicubic_upsample(it.lr, it.scale)
+            else:
+                config = PnPConfig(iterations=20) if prior == "tv" else PnPConfig()
+                sr = pnp_super_resolve(it.lr, it.kernel, it.scale, denoiser=prior, config=config)
+            sr = np.round(np.clip(sr, 0, 255))
+            scores[it.name.split(":", 1)[1]].append(psnr_y(it.hr, sr, shave=it.scale))
+        means = [float(np.mean(scores[c])) for c in cases]
+        print(f"| {prior} | " + " | ".join(f"{m:.2f}" for m in means) + f" | {np.mean(means):.2f} |")
+    print(f"# {len(items) // len(cases)} images, {platform.machine()}, torch {torch.__version__}")
+
+
+if __name__ == "__main__":
+    main()
