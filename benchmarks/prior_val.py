@@ -47,7 +47,7 @@ def main() -> None:
                 config = PnPConfig(iterations=20) if prior == "tv" else PnPConfig()
                 sr = pnp_super_resolve(it.lr, it.kernel, it.scale, denoiser=prior, config=config)
             sr = np.round(np.clip(sr, 0, 255))
-            scores[it.name.split(":", 1)[1]].append(psnr_y(it.hr, sr, shave=it.scale))
+            scores[it.case].append(psnr_y(it.hr, sr, shave=it.scale))
         means = [float(np.mean(scores[c])) for c in cases]
         print(f"| {prior} | " + " | ".join(f"{m:.2f}" for m in means) + f" | {np.mean(means):.2f} |")
     print(f"# {len(items) // len(cases)} images, {platform.machine()}, torch {torch.__version__}")

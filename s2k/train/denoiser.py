@@ -150,7 +150,7 @@ class DenoiserTrainConfig:
         factor = self.denoiser_config().factor
         if self.patch_size % factor or (self.val_dir and self.val_crop % factor):
             raise S2KError(f"patch_size and val_crop must be multiples of {factor} for this network")
-        if self.objective == "sr":
+        if sr:
             bad = [f for f in self.sr_families if f not in FAMILIES]
             if bad or not self.sr_families or not self.sr_scales:
                 raise S2KError(f"sr_families must be some of {', '.join(FAMILIES)}, sr_scales not empty")
@@ -253,7 +253,8 @@ def scaled(net: torch.nn.Module) -> Any:
 
 @dataclass
 class SRValItem:
-    name: str  # image and case
+    name: str  # image
+    case: str  # family:scale (an entry of sr_val_cases)
     hr: np.ndarray  # H×W×3 crop, 0..255
     lr: np.ndarray  # its LR image (s2k degradation, quantised)
     kernel: np.ndarray
@@ -286,7 +287,7 @@ def make_sr_val_set(cfg: DenoiserTrainConfig) -> list[SRValItem]:
         for j, case in enumerate(cfg.sr_val_cases):
             family, scale = parse_case(case)
             k = sample_kernel(family, np.random.default_rng([cfg.val_seed, i, j]))
-            items.append(SRValItem(f"{name}:{case}", hr, degrade(hr, k, scale), k, scale))
+            items.append(SRValItem(name, case, hr, degrade(hr, k, scale), k, scale))
     return items
 
 
@@ -302,8 +303,7 @@ def validate_sr(net: DenoiserNet, items: list[SRValItem], cases: Sequence[str]) 
             k = torch.from_numpy(it.kernel)
             sr = pnp_torch(lr, k, it.scale, 0.0, net.denoise, PnPConfig(device=dev.type))
             out = np.clip(sr[0].double().cpu().numpy().transpose(1, 2, 0), 0, 255)
-            case = it.name.split(":", 1)[1]
-            scores.setdefault(case, []).append(psnr_y(it.hr, np.round(out), shave=it.scale))
+            scores.setdefault(it.case, []).append(psnr_y(it.hr, np.round(out), shave=it.scale))
     finally:
         net.train(was_training)
     res = {}
