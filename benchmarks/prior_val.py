@@ -3,7 +3,8 @@
 The trainer's fixed problems (:func:`s2k.train.denoiser.make_sr_val_set`: BSD100 images 61–68 by default,
 outside the benchmark's first 50, centre 192² crops, one kernel per image and case) solved by pnp with each
 prior given: weight files, or ``tv`` (20 iterations, the calibration baseline); bicubic on s2k's grid for
-reference. Prints the mean PSNR-Y per case (s pixels shaved) and over the cases.
+reference; ``--noise σ`` adds white noise to the LR images (pnp is told σ). Prints the mean PSNR-Y per case
+(s pixels shaved) and over the cases.
 
     python benchmarks/prior_val.py tv runs/stage1-denoiser.safetensors s2k/weights/denoiser.safetensors
 """
@@ -28,13 +29,14 @@ def main() -> None:
     p.add_argument("--val-dir", default=DenoiserTrainConfig.val_dir)
     p.add_argument("--val-start", type=int, default=60)
     p.add_argument("--val-count", type=int, default=8)
+    p.add_argument("--noise", type=float, default=0.0, help="LR noise σ_n, 0..255 (default 0)")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     cfg = DenoiserTrainConfig(
         objective="sr", val_dir=args.val_dir, val_start=args.val_start, val_count=args.val_count
     )
-    items = make_sr_val_set(cfg)
+    items = make_sr_val_set(cfg, args.noise)
     cases = list(cfg.sr_val_cases)
     print("| prior | " + " | ".join(cases) + " | mean |")
     print("| --- |" + " --- |" * (len(cases) + 1))
@@ -45,12 +47,13 @@ def main() -> None:
                 sr = bicubic_upsample(it.lr, it.scale)
             else:
                 config = PnPConfig(iterations=20) if prior == "tv" else PnPConfig()
-                sr = pnp_super_resolve(it.lr, it.kernel, it.scale, denoiser=prior, config=config)
+                sr = pnp_super_resolve(it.lr, it.kernel, it.scale, args.noise, denoiser=prior, config=config)
             sr = np.round(np.clip(sr, 0, 255))
             scores[it.case].append(psnr_y(it.hr, sr, shave=it.scale))
         means = [float(np.mean(scores[c])) for c in cases]
         print(f"| {prior} | " + " | ".join(f"{m:.2f}" for m in means) + f" | {np.mean(means):.2f} |")
-    print(f"# {len(items) // len(cases)} images, {platform.machine()}, torch {torch.__version__}")
+    n = len(items) // len(cases)
+    print(f"# {n} images, noise {args.noise}, {platform.machine()}, torch {torch.__version__}")
 
 
 if __name__ == "__main__":

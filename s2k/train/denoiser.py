@@ -278,16 +278,18 @@ def _val_crops(cfg: DenoiserTrainConfig, multiple: int = 1) -> list[tuple[str, n
     return crops
 
 
-def make_sr_val_set(cfg: DenoiserTrainConfig) -> list[SRValItem]:
+def make_sr_val_set(cfg: DenoiserTrainConfig, noise: float = 0.0) -> list[SRValItem]:
     """The fixed ``"sr"`` validation problems: every crop × every case, kernels from
-    ``numpy.random.default_rng([val_seed, image index, case index])``."""
+    ``numpy.random.default_rng([val_seed, image index, case index])``; LR noise σ_n = ``noise`` (0..255,
+    drawn from ``default_rng([val_seed, image index, case index, 1])``; training validates noise-free)."""
     items = []
     multiple = math.lcm(*(parse_case(case)[1] for case in cfg.sr_val_cases))
     for i, (name, hr) in enumerate(_val_crops(cfg, multiple)):
         for j, case in enumerate(cfg.sr_val_cases):
             family, scale = parse_case(case)
             k = sample_kernel(family, np.random.default_rng([cfg.val_seed, i, j]))
-            items.append(SRValItem(name, case, hr, degrade(hr, k, scale), k, scale))
+            lr = degrade(hr, k, scale, noise, rng=np.random.default_rng([cfg.val_seed, i, j, 1]))
+            items.append(SRValItem(name, case, hr, lr, k, scale))
     return items
 
 
