@@ -1,8 +1,10 @@
 """Write the model cards of the Table-3 ablation estimators (``s2k/weights/ablation/``) from their metadata
 and the `s2k bench` result CSVs.
 
-    python benchmarks/ablation_cards.py --results docs/results/bench-bsd100/results.csv \
-        docs/results/bench-set14/results.csv
+    python benchmarks/ablation_cards.py \
+        --results "docs/results/bench-bsd100/results.csv=stage-1 prior (commit a166673)" \
+        "docs/results/bench-set14/results.csv=stage-1 prior (commit a166673)" \
+        "docs/results/bench-set14-prior2/results.csv=stage-2 prior (session 9)"
 
 Each card states the network, the training command, data, iterations, wall time and hardware, and the
 measured kernel errors and blind-SR PSNR of all the ablation estimators side by side (with the shipped S2K
@@ -35,14 +37,17 @@ PAPER_PSNR = {"abl-spectrum-map": 26.96, "abl-spatial-map": 22.50, "abl-spectrum
 def results_table(paths: list[str], family: str, scale: int) -> list[str]:
     """Markdown tables (one per CSV) of mean kernel errors and blind-SR PSNR for ``family`` × ``scale``."""
     lines: list[str] = []
-    for path in paths:
+    for entry in paths:
+        path, _, prior = entry.partition("=")
         by = load_cells(path).get((family, scale))
         if not by:
             continue
         set_name = next(iter(by.values()))[0]["set"]
         lines += [
             "",
-            f"{set_name}, {family} ×{scale} (`s2k bench`, seed 0, pnp backend; true-kernel PSNR-Y "
+            f"{set_name}, {family} ×{scale} (`s2k bench`, seed 0, pnp backend"
+            + (f" with the {prior}" if prior else "")
+            + "; true-kernel PSNR-Y "
             f"{mean(by['true-kernel'], 'psnr_y'):.2f} dB, bicubic {mean(by['bicubic'], 'psnr_y'):.2f} dB):",
             "",
             "| estimator | images | D_v | D_s | PSNR-Y of blind SR (dB) | "
@@ -63,7 +68,12 @@ def results_table(paths: list[str], family: str, scale: int) -> list[str]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--results", nargs="*", default=[])
+    p.add_argument(
+        "--results",
+        nargs="*",
+        default=[],
+        help="results.csv of s2k bench runs, each optionally PATH=PRIOR naming the pnp prior it used",
+    )
     p.add_argument("--folder", default=str(ABLATION_DIR))
     p.add_argument(
         "--where",
