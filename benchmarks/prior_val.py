@@ -19,7 +19,7 @@ import torch
 
 from s2k.metrics import psnr_y
 from s2k.sr.bicubic import bicubic_upsample
-from s2k.sr.pnp import PnPConfig, pnp_super_resolve
+from s2k.sr.pnp import TV_ITERATIONS, PnPConfig, pnp_super_resolve
 from s2k.train.denoiser import DenoiserTrainConfig, make_sr_val_set
 
 
@@ -46,7 +46,7 @@ def main() -> None:
             if prior == "bicubic":
                 sr = bicubic_upsample(it.lr, it.scale)
             else:
-                config = PnPConfig(iterations=20) if prior == "tv" else PnPConfig()
+                config = PnPConfig(iterations=TV_ITERATIONS) if prior == "tv" else PnPConfig()
                 sr = pnp_super_resolve(it.lr, it.kernel, it.scale, args.noise, denoiser=prior, config=config)
             sr = np.round(np.clip(sr, 0, 255))
             scores[it.case].append(psnr_y(it.hr, sr, shave=it.scale))

@@ -59,7 +59,7 @@ def super_resolve(
         noise: σ_n of the LR image's noise in 0..255 units.
         tile: LR tile side for large images (None: the backend's default, 512 for pnp, 256 for sftmd).
     """
-    from s2k.sr.pnp import PnPConfig, pnp_super_resolve
+    from s2k.sr.pnp import TV_ITERATIONS, PnPConfig, pnp_super_resolve
 
     scale = check_scale(scale)
     if backend not in BACKENDS:
@@ -81,6 +81,6 @@ def super_resolve(
     if tile is not None:
         cfg = replace(cfg, tile=tile)
     if prior == "tv":
-        cfg = replace(cfg, iterations=20)  # the calibration baseline of the SR issue
+        cfg = replace(cfg, iterations=TV_ITERATIONS)
     sr = pnp_super_resolve(lr, k, scale, noise=noise, denoiser="tv" if prior == "tv" else None, config=cfg)
     return SRResult(sr, k, estimated)

@@ -81,6 +81,8 @@ from s2k.sr.tiling import apply_sr
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
+TV_ITERATIONS = 20  # HQS rounds with the TV prior: the SR issue's classical calibration baseline
+
 
 @dataclass(frozen=True)
 class PnPConfig:
