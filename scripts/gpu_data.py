@@ -2,6 +2,8 @@
 to the device machine is limited to 64 MiB, and the shipped weights already take about 48 MB of it).
 
     python scripts/gpu_data.py --count 248     # the first GPU round of session 7; 218 for the second
+    python scripts/gpu_data.py --count 400 --val   # session 10 (scripts/gpu_prior.sh): all 400, and the
+                                                   # pnp validation images BSD100 img 61-68 in .gpu/val
 
 Images are taken alternately from BSDS500_train and BSDS500_test in sorted order (renamed
 <folder>_<file>), the first --count of that sequence; the bytes are copied unchanged.
@@ -21,7 +23,13 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--count", type=int, default=248)
     p.add_argument("--out", default=str(ROOT / ".gpu" / "train"))
+    p.add_argument("--val", action="store_true", help="also copy BSD100 img 61-68 into .gpu/val")
     args = p.parse_args()
+    if args.val:
+        val = ROOT / ".gpu" / "val"
+        val.mkdir(parents=True, exist_ok=True)
+        for f in sorted((DATA.parent / "test" / "BSD100").glob("*.png"))[60:68]:
+            shutil.copyfile(f, val / f.name)
     a = sorted((DATA / "BSDS500_train").glob("*.jpg"))
     b = sorted((DATA / "BSDS500_test").glob("*.jpg"))
     order = [x for pair in zip(a, b, strict=False) for x in pair][: args.count]

@@ -508,9 +508,50 @@ def test_prior_trained_through_the_unrolled_loop(tmp_path):
         train_denoiser(cfg, tmp_path / "r2", progress=False)
 
 
+def test_untied_rounds_start_from_a_shared_prior_and_train_apart(tmp_path):
+    from s2k.checkpoint import save_checkpoint
+    from s2k.nets.denoiser import RoundDenoisers
+    from s2k.train.denoiser import export_denoiser, init_denoiser
+
+    torch.manual_seed(4)
+    shared = DenoiserNet(TINY).eval()
+    with torch.no_grad():
+        shared.tail.weight.normal_(0, 0.05)
+    init = tmp_path / "shared.safetensors"
+    save_checkpoint(init, {"net": shared}, None, {"kind": "s2k-denoiser", "denoiser": TINY.to_dict()})
+    # a shared network copied into every round gives exactly the shared prior's SR
+    stack = RoundDenoisers(TINY, 4).eval()
+    init_denoiser(stack, init)
+    lr = textured_image(20, 24, 3, seed=8)
+    k = isotropic_gaussian_kernel(15, 1.2)
+    cfg4 = PnPConfig(iterations=4)
+    np.testing.assert_array_equal(
+        pnp_super_resolve(lr, k, 2, denoiser=stack, config=cfg4),
+        pnp_super_resolve(lr, k, 2, denoiser=shared, config=cfg4),
+    )
+    with pytest.raises(S2KError, match="per HQS round"):
+        pnp_super_resolve(lr, k, 2, denoiser=stack)  # 8 iterations for a 4-round prior
+    # training unties them; the export loads back as one network per round
+    cfg = _sr_config(tmp_path, init=str(init), rounds=4, iterations=20)
+    train_denoiser(cfg, tmp_path / "run", progress=False)
+    export_denoiser(tmp_path / "run" / "last.safetensors", tmp_path / "untied.safetensors", half=False)
+    net = load_denoiser(tmp_path / "untied.safetensors")
+    assert isinstance(net, RoundDenoisers) and net.rounds == 4
+    first = net.nets[0].tail.weight
+    assert not any(torch.equal(first, other.tail.weight) for other in list(net.nets)[1:])
+    assert pnp_super_resolve(lr, k, 2, denoiser=net, config=cfg4).shape == (40, 48, 3)
+    # an untied file cannot start a run with another number of rounds, nor a shared network
+    with pytest.raises(S2KError, match="differs"):
+        init_denoiser(RoundDenoisers(TINY, 3), tmp_path / "untied.safetensors")
+    with pytest.raises(S2KError, match="differs"):
+        init_denoiser(DenoiserNet(TINY), tmp_path / "untied.safetensors")
+
+
 @pytest.mark.parametrize(
     "kw",
     [
+        {"rounds": 3},  # neither 1 nor sr_iterations (4)
+        {"rounds": 4, "objective": "denoise"},
         {"objective": "deblur"},
         {"patch_size": 40},  # not a multiple of 4 × the network's factor 4
         {"sr_val_cases": ("gaussian",)},

@@ -159,6 +159,40 @@ class DenoiserNet(nn.Module):
         return out.to(device=x.device, dtype=x.dtype)
 
 
+class RoundDenoisers(nn.Module):
+    """Untied weights: one :class:`DenoiserNet` per HQS round of plug-and-play SR (round ``i`` of
+    :func:`s2k.sr.pnp.hqs_loop` calls network ``i``). The same cost per round as one shared network, and
+    ``rounds`` times the parameters; only usable with exactly ``rounds`` HQS iterations. Trained end to
+    end through the rounds (:mod:`s2k.train.denoiser`, ``rounds > 1``), usually starting with a trained
+    shared network copied into every round."""
+
+    def __init__(self, config: DenoiserConfig | None = None, rounds: int = 2) -> None:
+        super().__init__()
+        if rounds < 1:
+            raise ValueError(f"rounds must be >= 1, got {rounds}")
+        self.config = config or DenoiserConfig()
+        self.rounds = rounds
+        self.nets = nn.ModuleList(DenoiserNet(self.config) for _ in range(rounds))
+
+    def forward(self, x: torch.Tensor, sigma: torch.Tensor | float, round_index: int) -> torch.Tensor:
+        """Denoise ``x`` (0..1 units) with the network of round ``round_index``."""
+        return self.nets[round_index](x, sigma)
+
+    def priors(self) -> list[Any]:
+        """The per-round priors in 0..255 units (:meth:`DenoiserNet.denoise` of each network)."""
+        return [net.denoise for net in self.nets]
+
+    def load_shared(self, net: DenoiserNet) -> None:
+        """Copy one shared network's weights into every round."""
+        for own in self.nets:
+            own.load_state_dict(net.state_dict())
+
+
+def build_denoiser(config: DenoiserConfig, rounds: int = 1) -> DenoiserNet | RoundDenoisers:
+    """A shared network (``rounds`` = 1) or one per round (:class:`RoundDenoisers`)."""
+    return DenoiserNet(config) if rounds == 1 else RoundDenoisers(config, rounds)
+
+
 def multiply_adds_per_pixel(config: DenoiserConfig) -> float:
     """Multiply-adds per input pixel of one forward pass (convolutions only)."""
     r = config.unshuffle
@@ -173,19 +207,19 @@ def multiply_adds_per_pixel(config: DenoiserConfig) -> float:
 
 
 
-def load_denoiser(path: str | Path, device: str = "cpu") -> DenoiserNet:
-    """Load a denoiser from a safetensors weight file (metadata ``kind = "s2k-denoiser"``), in eval mode,
-    float32 (the file may be fp16), in channels-last memory format (about 1.5× faster on CPU;
-    :meth:`DenoiserNet.denoise` then feeds it channels-last input)."""
+def load_denoiser(path: str | Path, device: str = "cpu") -> DenoiserNet | RoundDenoisers:
+    """Load a denoiser from a safetensors weight file (metadata ``kind = "s2k-denoiser"``; ``rounds`` > 1
+    gives :class:`RoundDenoisers`), in eval mode, float32 (the file may be fp16), in channels-last memory
+    format (about 1.5× faster on CPU; :meth:`DenoiserNet.denoise` then feeds it channels-last input)."""
     meta = read_weight_metadata(path, "s2k-denoiser")
-    net = DenoiserNet(DenoiserConfig.from_dict(meta["denoiser"]))
+    net = build_denoiser(DenoiserConfig.from_dict(meta["denoiser"]), int(meta.get("rounds", 1)))
     load_checkpoint(path, {"net": net})
     net.meta = meta  # type: ignore[assignment]
     return net.to(device=device, memory_format=torch.channels_last).eval()
 
 
 @functools.lru_cache(maxsize=1)
-def default_denoiser() -> DenoiserNet:
+def default_denoiser() -> DenoiserNet | RoundDenoisers:
     """The shipped denoiser (``s2k/weights/denoiser.safetensors``), loaded once."""
     if not WEIGHTS_PATH.is_file():
         raise S2KError(

@@ -55,15 +55,17 @@ but are outside what it was trained for.
 
 Priors (``denoiser=``): ``None`` is the shipped learned denoiser (:func:`s2k.nets.denoiser.default_denoiser`,
 an :class:`s2k.errors.S2KError` if it is missing); a path loads a weight file; a
-:class:`~s2k.nets.denoiser.DenoiserNet`; ``"tv"``, the classical total-variation prior (Chambolle's
-algorithm from scikit-image on each channel, :class:`TVDenoiser`); or any callable
+:class:`~s2k.nets.denoiser.DenoiserNet`, or a :class:`~s2k.nets.denoiser.RoundDenoisers` (one network
+per round: untied weights, only for its own number of iterations); ``"tv"``, the classical
+total-variation prior (Chambolle's algorithm from scikit-image on each channel, :class:`TVDenoiser`); or
+any callable
 ``f(x, sigma) -> x`` on ``B×C×H×W`` tensors in 0..255 with σ a length-B tensor in 0..255.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,12 +76,14 @@ from skimage.restoration import denoise_tv_chambolle
 from s2k.degradation import check_scale, symmetric_pad_indices
 from s2k.errors import S2KError
 from s2k.kernels import validate_kernel
-from s2k.nets.denoiser import DenoiserNet, default_denoiser, load_denoiser
+from s2k.nets.denoiser import DenoiserNet, RoundDenoisers, default_denoiser, load_denoiser
 from s2k.sr.bicubic import bicubic_upsample_torch
 from s2k.sr.fft_data import DataStep
 from s2k.sr.tiling import apply_sr
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+#: A prior shared by every HQS round, or one prior per round (untied weights).
+Prior = Denoiser | Sequence[Denoiser]
 
 TV_ITERATIONS = 20  # HQS rounds with the TV prior: the SR issue's classical calibration baseline
 
@@ -147,16 +151,29 @@ class TVDenoiser:
         return torch.from_numpy(out * 255.0).to(device=x.device, dtype=x.dtype)
 
 
-def resolve_denoiser(denoiser: object, config: PnPConfig) -> Denoiser:
-    """Turn the ``denoiser=`` argument of :func:`pnp_super_resolve` into a callable (module docstring)."""
+def network_prior(net: DenoiserNet | RoundDenoisers, iterations: int) -> Prior:
+    """A learned prior as :func:`hqs_loop` takes it; a per-round network (:class:`RoundDenoisers`) only
+    serves exactly its number of rounds (S2KError otherwise)."""
+    if isinstance(net, DenoiserNet):
+        return net.denoise
+    if net.rounds != iterations:
+        raise S2KError(
+            f"this prior has one network per HQS round ({net.rounds} rounds); it cannot run "
+            f"{iterations} iterations"
+        )
+    return net.priors()
+
+
+def resolve_denoiser(denoiser: object, config: PnPConfig) -> Prior:
+    """Turn the ``denoiser=`` argument of :func:`pnp_super_resolve` into a prior (module docstring)."""
     if denoiser is None:
-        return default_denoiser().denoise
+        return network_prior(default_denoiser(), config.iterations)
     if isinstance(denoiser, str) and denoiser == "tv":
         return TVDenoiser(config.tv_strength, config.tv_iterations)
     if isinstance(denoiser, (str, Path)):
-        return load_denoiser(denoiser).denoise
-    if isinstance(denoiser, DenoiserNet):
-        return denoiser.denoise
+        return network_prior(load_denoiser(denoiser), config.iterations)
+    if isinstance(denoiser, (DenoiserNet, RoundDenoisers)):
+        return network_prior(denoiser, config.iterations)
     if callable(denoiser):
         return denoiser  # type: ignore[return-value]
     raise S2KError(
@@ -164,7 +181,9 @@ def resolve_denoiser(denoiser: object, config: PnPConfig) -> Denoiser:
     )
 
 
-def _size_factor(denoiser: Denoiser) -> int:
+def _size_factor(denoiser: Prior) -> int:
+    if isinstance(denoiser, Sequence):
+        return math.lcm(*(_size_factor(d) for d in denoiser))
     owner = getattr(denoiser, "__self__", denoiser)
     cfg = getattr(owner, "config", None)
     return int(getattr(cfg, "factor", getattr(owner, "factor", 1)))
@@ -243,7 +262,7 @@ def pnp_torch(
     kernel: torch.Tensor,
     scale: int,
     noise: float | torch.Tensor,
-    denoiser: Denoiser,
+    denoiser: Prior,
     config: PnPConfig | None = None,
 ) -> torch.Tensor:
     """The batched PnP-HQS core: ``B×C×H×W`` LR (0..255, no alpha) → ``B×C×sH×sW`` (not clipped).
@@ -278,25 +297,29 @@ def hqs_loop(
     scale: int,
     sigmas: torch.Tensor,
     alphas: torch.Tensor,
-    denoiser: Denoiser,
+    denoiser: Prior,
     observed: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The HQS rounds on a periodic LR grid ``y`` (``B×C×M1×M2``): bicubic start, then per round the data
     step with weight ``alphas[i]`` and the prior at level ``sigmas[i]`` (:meth:`PnPConfig.schedule`).
 
-    ``observed`` (``M1×M2``, 1 on real LR pixels, 0 on padding): after the first round the unobserved
-    pixels of ``y`` are replaced by what the current estimate predicts there. Differentiable (no
-    ``no_grad`` here), so a prior can be trained through the loop (:func:`unrolled_pnp`).
+    ``denoiser``: one prior for every round, or a sequence of one prior per round (untied weights; its
+    length must be the number of rounds). ``observed`` (``M1×M2``, 1 on real LR pixels, 0 on padding):
+    after the first round the unobserved pixels of ``y`` are replaced by what the current estimate
+    predicts there. Differentiable (no ``no_grad`` here), so a prior can be trained through the loop
+    (:func:`unrolled_pnp`).
     """
-    b = y.shape[0]
+    b, rounds = y.shape[0], sigmas.shape[0]
+    if isinstance(denoiser, Sequence) and len(denoiser) != rounds:
+        raise S2KError(f"{len(denoiser)} per-round priors for {rounds} HQS rounds")
     step = DataStep.create(y, kernel, scale)
     x = bicubic_upsample_torch(y, scale)
-    for i in range(sigmas.shape[0]):
+    for i in range(rounds):
         if observed is not None and i > 0:
             # the padding is not observed: replace it by what the current estimate predicts there
             step = step.with_y(y * observed + step.forward(x) * (1 - observed))
         x = step.solve(x, alphas[i].reshape(b, 1, 1, 1))
-        x = denoiser(x, sigmas[i])
+        x = (denoiser[i] if isinstance(denoiser, Sequence) else denoiser)(x, sigmas[i])
     return x
 
 
@@ -305,7 +328,7 @@ def unrolled_pnp(
     kernel: torch.Tensor,
     scale: int,
     noise: torch.Tensor,
-    denoiser: Denoiser,
+    denoiser: Prior,
     config: PnPConfig | None = None,
 ) -> torch.Tensor:
     """The PnP-HQS result for LR images made with *periodic* borders (``B×C×M1×M2`` → ``B×C×sM1×sM2``),
@@ -337,7 +360,7 @@ def pnp_super_resolve(
         scale: integer >= 1.
         noise: σ_n of the LR image's noise, 0..255 units (0 for noise-free 8-bit images).
         denoiser: the prior: None (shipped learned denoiser), ``"tv"``, a weight file, a ``DenoiserNet``
-            or a callable (module docstring).
+            or ``RoundDenoisers``, or a callable (module docstring).
         config: :class:`PnPConfig` (iterations, schedule, padding, tiling).
 
     Returns:

@@ -16,7 +16,9 @@ each batch is ``patch_size`` HR crops, one scale from ``sr_scales``, one random 
 *periodic* blur and down-sampling (so the FFT data step is exact and no padding is needed), noise σ_n
 uniform in ``[0, sr_noise_max]`` on a ``sr_noisy_fraction`` of the crops, 8-bit quantisation; the loss is
 the L1 distance of the loop's output to the HR crop. The network stays a σ-conditioned residual
-denoiser, so it still runs in every PnP round at inference.
+denoiser, so it still runs in every PnP round at inference. ``rounds`` = ``sr_iterations`` (> 1) trains
+one network per round instead of one shared by all (:class:`s2k.nets.denoiser.RoundDenoisers`, untied
+weights: the same cost per round); ``init`` may then be a shared network, copied into every round.
 
 Validation: the first ``val_count`` images of ``val_dir`` (sorted; default BSD100), centre crops of
 ``val_crop`` pixels, each with fixed noise (``numpy.random.default_rng([val_seed, round(σ)])``) at every
@@ -49,7 +51,7 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from s2k.checkpoint import load_checkpoint
+from s2k.checkpoint import load_checkpoint, read_metadata
 from s2k.data import load_hr_pool, random_crops
 from s2k.degradation import degrade, quantize_torch
 from s2k.errors import S2KError
@@ -60,11 +62,13 @@ from s2k.nets import count_parameters
 from s2k.nets.denoiser import (
     DenoiserConfig,
     DenoiserNet,
+    RoundDenoisers,
+    build_denoiser,
     default_denoiser,
     load_denoiser,
 )
 from s2k.sr.fft_data import p2o, periodic_blur_downsample
-from s2k.sr.pnp import PnPConfig, pnp_torch, unrolled_pnp
+from s2k.sr.pnp import PnPConfig, network_prior, pnp_torch, unrolled_pnp
 from s2k.train.common import (
     RunRecorder,
     begin_run,
@@ -116,6 +120,7 @@ class DenoiserTrainConfig:
     unshuffle: int = DenoiserConfig.unshuffle
     widths: tuple[int, ...] = DenoiserConfig.widths
     blocks: tuple[int, ...] = DenoiserConfig.blocks
+    rounds: int = 1  # 1: one network for every PnP round; = sr_iterations: one per round (objective sr)
     sr_scales: tuple[int, ...] = (2, 3, 4)  # objective "sr": one scale per batch
     sr_families: tuple[str, ...] = FAMILIES  # objective "sr": one kernel family per crop
     sr_noise_max: float = 10.0  # objective "sr": σ_n of the noisy crops, 0..255
@@ -163,6 +168,11 @@ class DenoiserTrainConfig:
                 parse_case(case)
             if self.sr_iterations < 1 or not (0 <= self.sr_noisy_fraction <= 1) or self.sr_noise_max < 0:
                 raise S2KError("need sr_iterations >= 1, 0 <= sr_noisy_fraction <= 1, sr_noise_max >= 0")
+        if self.rounds != 1 and not (sr and self.rounds == self.sr_iterations):
+            raise S2KError(
+                f"rounds must be 1 or, with objective sr, equal to sr_iterations ({self.sr_iterations}); "
+                f"got {self.rounds}"
+            )
 
     def denoiser_config(self) -> DenoiserConfig:
         return DenoiserConfig(3, self.unshuffle, tuple(self.widths), tuple(self.blocks))
@@ -242,13 +252,16 @@ def make_sr_batch(
     return SRBatch(hr, quantize_torch(lr), kernels, noise, scale)
 
 
-def scaled(net: torch.nn.Module) -> Any:
-    """The network as a PnP prior with gradients: ``f(x, σ)`` in 0..255 units."""
+def scaled(net: torch.nn.Module, rounds: int = 1) -> Any:
+    """The network as a PnP prior with gradients: ``f(x, σ)`` in 0..255 units; for ``rounds`` > 1 (a
+    :class:`RoundDenoisers`, possibly wrapped for DDP) the list of per-round priors ``net(x, σ, i)``."""
 
-    def prior(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        return net(x / 255.0, sigma / 255.0) * 255.0
+    def prior(x: torch.Tensor, sigma: torch.Tensor, *index: int) -> torch.Tensor:
+        return net(x / 255.0, sigma / 255.0, *index) * 255.0
 
-    return prior
+    if rounds == 1:
+        return prior
+    return [lambda x, sigma, i=i: prior(x, sigma, i) for i in range(rounds)]
 
 
 @dataclass
@@ -293,8 +306,14 @@ def make_sr_val_set(cfg: DenoiserTrainConfig, noise: float = 0.0) -> list[SRValI
     return items
 
 
-def validate_sr(net: DenoiserNet, items: list[SRValItem], cases: Sequence[str]) -> dict[str, float]:
-    """Mean PSNR-Y of pnp SR (the inference path, no gradients) per validation case, and their mean."""
+def validate_sr(
+    net: DenoiserNet | RoundDenoisers,
+    items: list[SRValItem],
+    cases: Sequence[str],
+    iterations: int = PnPConfig.iterations,
+) -> dict[str, float]:
+    """Mean PSNR-Y of pnp SR (the inference path, no gradients, ``iterations`` rounds) per validation
+    case, and their mean."""
     was_training = net.training
     net.eval()
     dev = next(net.parameters()).device
@@ -303,7 +322,8 @@ def validate_sr(net: DenoiserNet, items: list[SRValItem], cases: Sequence[str]) 
         for it in items:
             lr = torch.from_numpy(it.lr.transpose(2, 0, 1).copy())[None].to(dev)
             k = torch.from_numpy(it.kernel)
-            sr = pnp_torch(lr, k, it.scale, 0.0, net.denoise, PnPConfig(device=dev.type))
+            config = PnPConfig(iterations=iterations, device=dev.type)
+            sr = pnp_torch(lr, k, it.scale, 0.0, network_prior(net, iterations), config)
             out = np.clip(sr[0].double().cpu().numpy().transpose(1, 2, 0), 0, 255)
             scores.setdefault(it.case, []).append(psnr_y(it.hr, np.round(out), shave=it.scale))
     finally:
@@ -316,18 +336,37 @@ def validate_sr(net: DenoiserNet, items: list[SRValItem], cases: Sequence[str]) 
     return res
 
 
-def init_denoiser(net: DenoiserNet, path: str | Path) -> None:
-    """Load a denoiser's weights from a shipped file or a run checkpoint (fine-tuning start); raises
-    S2KError when the file holds another network."""
+def init_denoiser(net: DenoiserNet | RoundDenoisers, path: str | Path) -> None:
+    """Load a denoiser's weights from a shipped file or a run checkpoint (fine-tuning start); a shared
+    network may start every round of a :class:`RoundDenoisers`. Raises S2KError when the file holds
+    another network (other shape, or another number of rounds)."""
+
+    def rounds_of(meta: dict[str, Any]) -> int:
+        if meta.get("kind") == "s2k-denoiser-run":
+            return int(meta["config"].get("rounds", 1))
+        return int(meta.get("rounds", 1))
+
+    def network(meta: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+        r = rounds_of(meta)
+        own = net.rounds if isinstance(net, RoundDenoisers) else 1
+        return {"denoiser": config, "rounds": own if r == 1 else r}  # a shared network fits any rounds
+
     check_init(
         path,
-        net.config.to_dict(),
+        {"denoiser": net.config.to_dict(), "rounds": net.rounds if isinstance(net, RoundDenoisers) else 1},
         {
-            "s2k-denoiser": lambda m: DenoiserConfig.from_dict(m["denoiser"]).to_dict(),
-            "s2k-denoiser-run": lambda m: config_from_dict(m["config"]).denoiser_config().to_dict(),
+            "s2k-denoiser": lambda m: network(m, DenoiserConfig.from_dict(m["denoiser"]).to_dict()),
+            "s2k-denoiser-run": lambda m: network(
+                m, config_from_dict(m["config"]).denoiser_config().to_dict()
+            ),
         },
     )
-    load_checkpoint(path, {"net": net}, strict=True)
+    if isinstance(net, RoundDenoisers) and rounds_of(read_metadata(path)) == 1:
+        shared = DenoiserNet(net.config)
+        load_checkpoint(path, {"net": shared}, strict=True)
+        net.load_shared(shared)
+    else:
+        load_checkpoint(path, {"net": net}, strict=True)
 
 
 @dataclass
@@ -379,7 +418,7 @@ def train_denoiser(
 
     last = out / "last.safetensors"
 
-    net = DenoiserNet(cfg.denoiser_config()).to(device)
+    net = build_denoiser(cfg.denoiser_config(), cfg.rounds).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
     rec = RunRecorder(out, "s2k-denoiser-run", cfg, {"net": net}, {"net": opt}, higher_is_better=True)
     start = 0
@@ -421,7 +460,8 @@ def train_denoiser(
                 clean = b.hr.to(device) / 255.0
                 lr_img, kernels, noise = (t.to(device) for t in (b.lr, b.kernels, b.noise))
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                    pred = unrolled_pnp(lr_img, kernels, b.scale, noise, scaled(model), unrolled) / 255.0
+                    prior = scaled(model, cfg.rounds)
+                    pred = unrolled_pnp(lr_img, kernels, b.scale, noise, prior, unrolled) / 255.0
             else:
                 clean, noisy, sigma = make_denoiser_batch(pool, cfg, rng)
                 clean, noisy, sigma = (t.to(device, non_blocking=True) for t in (clean, noisy, sigma))
@@ -445,7 +485,7 @@ def train_denoiser(
                 bar.set_postfix(loss=f"{loss.item():.4f}")
             if val_items and due(it, cfg.val_every, cfg.iterations):
                 if sr:
-                    res = validate_sr(plain, val_items, cfg.sr_val_cases)
+                    res = validate_sr(plain, val_items, cfg.sr_val_cases, cfg.sr_iterations)
                 else:
                     res = validate(plain, val_items, cfg.val_sigmas)
                 rec.row("val.csv", it, {k: f"{v:.4f}" for k, v in res.items()})
@@ -469,7 +509,11 @@ def export_denoiser(
     (fp16 by default) with metadata ``kind = "s2k-denoiser"``; returns the metadata."""
 
     def build(config: dict[str, Any]) -> tuple[str, torch.nn.Module, dict[str, Any]]:
-        net_cfg = config_from_dict(config).denoiser_config()
-        return "net", DenoiserNet(net_cfg), {"kind": "s2k-denoiser", "denoiser": net_cfg.to_dict()}
+        run_cfg = config_from_dict(config)
+        net_cfg = run_cfg.denoiser_config()
+        meta: dict[str, Any] = {"kind": "s2k-denoiser", "denoiser": net_cfg.to_dict()}
+        if run_cfg.rounds > 1:
+            meta["rounds"] = run_cfg.rounds
+        return "net", build_denoiser(net_cfg, run_cfg.rounds), meta
 
     return export_run(checkpoint, output, "s2k-denoiser-run", build, half, extra)

@@ -61,7 +61,7 @@ class EstimatorTrainConfig:
     """Everything a training run depends on; the defaults are the paper's loss and optimiser."""
 
     family: str = "gaussian"
-    scales: tuple[int, ...] = (2, 3, 4)
+    scales: tuple[int, ...] = (2, 3, 4)  # one drawn per batch, uniformly (list one twice to weight it)
     train_dirs: tuple[str, ...] = DEFAULT_TRAIN_DIRS
     val_dir: str = DEFAULT_VAL_DIR  # "" disables validation
     val_count: int = 50
@@ -308,7 +308,7 @@ def export_estimator(
         own = {
             "kind": "s2k-estimator",
             "family": cfg.family,
-            "scales": list(cfg.scales),
+            "scales": sorted(set(cfg.scales)),  # a scale listed twice was only drawn twice as often
             "generator": cfg.generator_config().to_dict(),
             "feature": cfg.feature,
         }
