@@ -14,15 +14,18 @@ def main() -> None:
         with open(path) as fh:
             rows = list(csv.DictReader(fh))
         print(f"{rows[0]['set']} (first {rows[0]['n']} images), mean per image:\n")
+        fitted = "dv_network" in rows[0]  # CSVs from before the family fit (session 10) lack the column
         print(
-            "| family | scale | D_v | D_s | D_v up to flip | D_v before flip resolution | D_v mean kernel "
-            "| ms / image |"
+            "| family | scale | D_v | D_s | D_v up to flip | "
+            + ("D_v before the family fit | " if fitted else "")
+            + "D_v before flip resolution | D_v mean kernel | ms / image |"
         )
-        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        print("| --- " * (9 if fitted else 8) + "|")
         for r in rows:
+            before_fit = f"{float(r['dv_network']):.5f} | " if fitted else ""
             print(
                 f"| {r['family']} | ×{r['scale']} | {float(r['dv']):.5f} | {float(r['ds']):.3f} | "
-                f"{float(r['dv_flip']):.5f} | {float(r['dv_network_orientation']):.5f} | "
+                f"{float(r['dv_flip']):.5f} | {before_fit}{float(r['dv_network_orientation']):.5f} | "
                 f"{float(r['dv_mean_kernel']):.5f} | {float(r['ms_per_image']):.0f} |"
             )
         print()

@@ -129,6 +129,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     from s2k.degradation import degrade
     from s2k.estimate import estimate_kernel
     from s2k.io import read_image, save_kernel, write_image
+    from s2k.kernel_fit import PARAMETRIC_FAMILIES, fit_kernel
     from s2k.kernels import sample_kernel, sample_kernels
     from s2k.metrics import kernel_errors, psnr_y
     from s2k.pipeline import super_resolve
@@ -178,6 +179,9 @@ def cmd_demo(args: argparse.Namespace) -> None:
           f"{args.family} {k.shape[0]}×{k.shape[1]} kernel (seed {args.seed}, noise σ {args.noise:g})")
     print(f"kernel estimated in {1000 * t_est:.0f} ms: D_v {err.dv:.5f}, D_s {err.ds:.3f} (answering the "
           f"family's mean kernel would score D_v {floor:.5f})")
+    if args.family in PARAMETRIC_FAMILIES:
+        print(f"  estimated: {fit_kernel(k_est, args.family).describe(residual=False)}")
+        print(f"  true:      {fit_kernel(k, args.family).describe(residual=False)}")
     print(f"PSNR-Y vs HR: bicubic {p_bic:.2f} dB, blind {args.backend} {p_blind:.2f} dB "
           f"({p_blind - p_bic:+.2f}; "
           f"{t_sr:.1f} s), {args.backend} with the true kernel {p_true:.2f} dB")
@@ -190,19 +194,26 @@ def cmd_demo(args: argparse.Namespace) -> None:
 def cmd_estimate(args: argparse.Namespace) -> None:
     from s2k.estimate import estimate_kernel
     from s2k.io import read_image, save_kernel
+    from s2k.kernel_fit import PARAMETRIC_FAMILIES, fit_kernel
     from s2k.viz import save_kernel_png
 
     out = _out_path(args.output, (".npy",), "output")
     png = _out_path(args.png, (".png",), "--png")
     image = read_image(args.image)
     t0 = time.perf_counter()
-    k = estimate_kernel(image, args.scale, args.family, weights=args.weights, resolve_flip=not args.no_flip)
+    k = estimate_kernel(image, args.scale, args.family, weights=args.weights, resolve_flip=not args.no_flip,
+                        fit_family=False)
+    fit = fit_kernel(k, args.family) if args.family in PARAMETRIC_FAMILIES else None
+    if fit is not None and not args.no_fit:
+        k = fit.kernel  # what estimate_kernel returns by default
     dt = time.perf_counter() - t0
     save_kernel(out, k)
     if png:
         save_kernel_png(png, k)
     print(f"{args.image}: {args.family} kernel {k.shape[0]}×{k.shape[1]} at ×{args.scale} "
           f"({1000 * dt:.0f} ms) -> {out}")
+    if fit is not None:  # the residual says how far the network's kernel is from the family
+        print(f"nearest {fit.describe()}" + (" (not applied: --no-fit)" if args.no_fit else ""))
 
 
 def cmd_sr(args: argparse.Namespace) -> None:
@@ -366,6 +377,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--weights", help="estimator weights (.safetensors) instead of the shipped ones")
     sp.add_argument("--no-flip", action="store_true",
                     help="motion: keep the network's orientation instead of resolving the 180° ambiguity")
+    sp.add_argument("--no-fit", action="store_true",
+                    help="gaussian/disk: write the network's kernel as is instead of the nearest member of "
+                    "the family")
 
     sp = add("sr", cmd_sr, "Super-resolve an LR image (or a folder): blind, or with --kernel.")
     sp.add_argument("image", help="LR image, or a folder of LR images")
