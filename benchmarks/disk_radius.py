@@ -3,10 +3,10 @@
 1. Sensitivity: D_v between the disk of radius r and the disk of radius r ± δ (both 15×15, s2k's
    anti-aliased disk), averaged over r on a grid of [1, 3] (the paper's range) and both signs, per δ.
 2. The shipped (or ``--weights-dir``) disk estimator on the benchmark's fixed set (first ``--n`` images of
-   ``--hr``, seed 0): D_v as estimated, D_v of the disk whose radius best fits the estimate (least squares
-   over a 0.01-pixel grid: projecting onto the family), D_v of the mean of the estimates over the 8
-   flips/rotations of the LR image (each estimate turned back), and the radius error of the projection
-   (mean, standard deviation) in bands of the true radius.
+   ``--hr``, seed 0): D_v of the network's kernel, D_v of the disk whose radius best fits it
+   (:func:`s2k.kernel_fit.fit_disk`, what :func:`s2k.estimate_kernel` returns), D_v of the mean of the
+   network's kernels over the 8 flips/rotations of the LR image (each turned back), and the radius error of
+   the fit (mean, standard deviation) in bands of the true radius.
 
     python benchmarks/disk_radius.py --hr ../shared/data/test/BSD100 --n 50
 """
@@ -21,6 +21,7 @@ import torch
 
 from s2k.data import make_synthetic_set
 from s2k.estimate import get_estimator
+from s2k.kernel_fit import fit_disk
 from s2k.kernels import KERNEL_SIZES, disk_kernel, pad_kernel
 from s2k.metrics import kernel_errors
 
@@ -53,11 +54,8 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(1)
 
-    grid = np.round(np.arange(0.8, 3.3 + 1e-9, 0.01), 2)
-    bank = np.stack([disk(r) for r in grid])
-
     def fit_radius(k: np.ndarray) -> float:
-        return float(grid[np.argmin(((bank - k[None]) ** 2).sum(axis=(1, 2)))])
+        return fit_disk(k).params["radius"]
 
     print("## D_v of a radius error δ (HR pixels), mean over r in [1, 3]\n")
     print("| δ | D_v |\n| --- | --- |")

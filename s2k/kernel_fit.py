@@ -5,7 +5,7 @@ the family (least squares over the kernel's pixels) is a better estimate on aver
 the terms users think in:
 
 * ``gaussian``: :func:`s2k.kernels.gaussian_kernel` (σ1 ≥ σ2, θ in [0, π)), fitted by
-  Levenberg-Marquardt-style least squares (:func:`scipy.optimize.least_squares`) on (log σ1, log σ2, θ),
+  bounded trust-region least squares (:func:`scipy.optimize.least_squares`) on (log σ1, log σ2, θ),
   started from the estimate's second moments and from that start turned by 90°;
 * ``disk``: :func:`s2k.kernels.disk_kernel`, the radius on a 0.01-pixel grid over [0.5, 7] (the 15×15
   window), the best grid radius.
@@ -87,11 +87,8 @@ def fit_gaussian(k: np.ndarray) -> KernelFit:
     size = k.shape[0]
     lo, hi = np.log(SIGMA_LIMITS)
 
-    def member(p: np.ndarray) -> np.ndarray:
-        return gaussian_kernel(size, math.exp(p[0]), math.exp(p[1]), p[2])
-
     def diff(p: np.ndarray) -> np.ndarray:
-        return (member(p) - k).ravel()
+        return (gaussian_kernel(size, math.exp(p[0]), math.exp(p[1]), p[2]) - k).ravel()
 
     s1, s2, theta = _moment_start(k)
     best = None

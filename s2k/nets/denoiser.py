@@ -166,11 +166,11 @@ class RoundDenoisers(nn.Module):
     end through the rounds (:mod:`s2k.train.denoiser`, ``rounds > 1``), usually starting with a trained
     shared network copied into every round."""
 
-    def __init__(self, config: DenoiserConfig | None = None, rounds: int = 2) -> None:
+    def __init__(self, config: DenoiserConfig, rounds: int) -> None:
         super().__init__()
         if rounds < 1:
             raise ValueError(f"rounds must be >= 1, got {rounds}")
-        self.config = config or DenoiserConfig()
+        self.config = config
         self.rounds = rounds
         self.nets = nn.ModuleList(DenoiserNet(self.config) for _ in range(rounds))
 

@@ -58,8 +58,7 @@ an :class:`s2k.errors.S2KError` if it is missing); a path loads a weight file; a
 :class:`~s2k.nets.denoiser.DenoiserNet`, or a :class:`~s2k.nets.denoiser.RoundDenoisers` (one network
 per round: untied weights, only for its own number of iterations); ``"tv"``, the classical
 total-variation prior (Chambolle's algorithm from scikit-image on each channel, :class:`TVDenoiser`); or
-any callable
-``f(x, sigma) -> x`` on ``B×C×H×W`` tensors in 0..255 with σ a length-B tensor in 0..255.
+any callable ``f(x, sigma) -> x`` on ``B×C×H×W`` tensors in 0..255 with σ a length-B tensor in 0..255.
 """
 
 from __future__ import annotations
