@@ -14,6 +14,10 @@ and true kernels are saved under ``out/data/<family>_x<s>/`` so the set can be s
   bound) — scored by PSNR-Y / SSIM-Y with ``s`` border pixels shaved;
 * the wall time of every method on every image.
 
+``methods`` (``s2k bench --methods``) restricts a run to some of these methods, e.g. only ``blind-s2k,
+true-kernel`` after the SR prior changed (an estimator needed by a requested ``blind-<estimator>`` still
+runs, and its kernel is kept, but its kernel row is written only if it was requested too).
+
 Outputs: ``results.csv`` (one row per image and method; a rerun skips the rows it already has, so an
 interrupted run resumes), ``results.md`` (means per family, scale and method), ``kernels_<family>_x<s>.png``
 (ground truth vs each estimator, like the paper's Fig. 6) and ``sr_<family>_x<s>.png`` (crops of the first
@@ -57,6 +61,14 @@ ESTIMATORS = (
     "spectral-fit",
     "mean-kernel",
 )
+#: Every method name a bench row can have: the estimators, then the SR methods.
+METHODS = (
+    *ESTIMATORS,
+    "bicubic",
+    "unaware",
+    *(f"blind-{e}" for e in ESTIMATORS),
+    "true-kernel",
+)
 ABLATION_DIR = WEIGHTS_DIR / "ablation"
 FIELDS = (
     "set",
@@ -87,15 +99,24 @@ class BenchConfig:
     noise: float = 0.0
     backend: str = "pnp"
     figures: bool = True
+    methods: tuple[str, ...] = ()  # only these estimators / SR methods (module docstring); empty: all
 
     def __post_init__(self) -> None:
         for f in self.families:
             if f not in FAMILIES:
                 raise S2KError(f"unknown family {f!r}; choose from {', '.join(FAMILIES)}")
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown:
+            raise S2KError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}")
         for s in self.scales:
             check_scale(s)
         if not list_images(self.hr)[: self.n]:
             raise S2KError(f"no images in {self.hr}")
+
+
+    def wants(self, method: str) -> bool:
+        """Whether this run computes ``method`` (every method when ``methods`` is empty)."""
+        return not self.methods or method in self.methods
 
 
 def ablation_name(est: KernelEstimator) -> str:
@@ -152,7 +173,11 @@ def run_bench(cfg: BenchConfig, progress: bool = True) -> Path:
         total = len(list_images(cfg.hr)[: cfg.n])
         for family in cfg.families:
             for s in cfg.scales:
-                ests = estimators_for(family, s, ablation)
+                ests = {
+                    name: fn
+                    for name, fn in estimators_for(family, s, ablation).items()
+                    if cfg.wants(name) or cfg.wants(f"blind-{name}")
+                }
                 items = iter_synthetic_set(cfg.hr, family, s, cfg.n, cfg.seed, noise=cfg.noise)
                 data_dir, kern_dir = out / "data" / f"{family}_x{s}", out / "kernels" / f"{family}_x{s}"
                 bar = tqdm(items, desc=f"{family} ×{s}", total=total, disable=not progress, unit="image")
@@ -175,7 +200,7 @@ def run_bench(cfg: BenchConfig, progress: bool = True) -> Path:
                     kernels: dict[str, np.ndarray] = {}
                     for name, fn in ests.items():
                         kpath = kern_dir / f"{it.name}_{name}.npy"
-                        if (*key, name) in done and kpath.exists():
+                        if kpath.exists() and ((*key, name) in done or not cfg.wants(name)):
                             kernels[name] = np.load(kpath)
                             continue
                         t = time.perf_counter()
@@ -183,8 +208,9 @@ def run_bench(cfg: BenchConfig, progress: bool = True) -> Path:
                         dt = time.perf_counter() - t
                         kernels[name] = k
                         save_kernel(kpath, k)
-                        e = kernel_errors(k, it.kernel)
-                        emit(name, "kernel", dt, dv=e.dv, ds=e.ds, dv_flip=e.dv_flip)
+                        if cfg.wants(name):
+                            e = kernel_errors(k, it.kernel)
+                            emit(name, "kernel", dt, dv=e.dv, ds=e.ds, dv_flip=e.dv_flip)
                     sr_methods: dict[str, Callable[[], np.ndarray]] = {
                         "bicubic": lambda it=it, s=s: bicubic_upsample(it.lr, s),
                         "unaware": lambda it=it, s=s: (
@@ -201,6 +227,8 @@ def run_bench(cfg: BenchConfig, progress: bool = True) -> Path:
                         ),
                     }
                     for name, fn_sr in sr_methods.items():
+                        if not cfg.wants(name):
+                            continue
                         keep = cfg.figures and i == 0
                         img_path = out / "sr" / f"{family}_x{s}" / f"{it.name}_{name}.png"
                         if (*key, name) in done and (not keep or img_path.exists()):

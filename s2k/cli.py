@@ -265,8 +265,9 @@ def cmd_bench(args: argparse.Namespace) -> None:
         raise S2KError(f"--scale must be comma-separated integers, got {args.scale!r}") from None
     if not Path(args.hr).is_dir():
         raise S2KError(f"--hr {args.hr!r} is not a folder")
+    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip()) if args.methods else ()
     cfg = BenchConfig(args.hr, args.out, families, scales, args.n, args.seed, args.noise, args.backend,
-                      not args.no_figures)
+                      not args.no_figures, methods)
     t0 = time.perf_counter()
     path = run_bench(cfg, progress=not args.quiet)
     print(f"results: {path}, {Path(args.out) / 'results.md'} ({time.perf_counter() - t0:.0f} s)")
@@ -409,6 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--noise", type=_nonneg_float, default=0.0, help="noise σ added to the LR images")
     sp.add_argument("--backend", choices=("pnp", "sftmd"), default="pnp", help="SR backend (default pnp)")
     sp.add_argument("--out", required=True, help="output folder (a rerun resumes it)")
+    sp.add_argument("--methods", help="comma-separated estimators / SR methods to run, e.g. "
+                    "blind-s2k,true-kernel (default all; names in docs/BENCHMARKS.md)")
     sp.add_argument("--no-figures", action="store_true", help="skip the figures")
     sp.add_argument("--quiet", action="store_true", help="no progress bars")
 

@@ -92,12 +92,35 @@ def test_bench_runs_the_shipped_table3_ablation_at_x3(tmp_path, capsys):
     assert "| gaussian | ×3 | abl-spectrum-params | 1 |" in (out / "results.md").read_text()
 
 
+def test_bench_runs_only_the_methods_asked_for(tmp_path, capsys):
+    hr = tmp_path / "hr"
+    write_image(hr / "im0.png", read_image(SAMPLE)[40:168, 120:248])
+    out = tmp_path / "out"
+    args = ["bench", "--hr", str(hr), "--family", "gaussian", "--scale", "2", "--out", str(out), "--quiet",
+            "--no-figures", "--methods", "blind-s2k,bicubic"]
+    assert main(args) == 0, capsys.readouterr().err
+    with (out / "results.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert sorted(r["method"] for r in rows) == ["bicubic", "blind-s2k"]
+    # the estimator ran for blind-s2k (its kernel is kept) without a kernel row of its own
+    assert (out / "kernels" / "gaussian_x2" / "im0_s2k.npy").is_file()
+    # adding methods later fills in only those, reusing the stored kernel
+    assert main([*args[:-1], "s2k,blind-s2k,true-kernel"]) == 0
+    with (out / "results.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert sorted(r["method"] for r in rows) == ["bicubic", "blind-s2k", "s2k", "true-kernel"]
+
+
 def test_bench_bad_input(tmp_path, capsys):
     assert main(["bench", "--hr", str(tmp_path / "none"), "--out", str(tmp_path / "o")]) == 2
     (tmp_path / "empty").mkdir()
     assert main(["bench", "--hr", str(tmp_path / "empty"), "--out", str(tmp_path / "o")]) == 2
     assert main(["bench", "--hr", str(tmp_path / "empty"), "--scale", "x", "--out", str(tmp_path / "o")]) == 2
-    assert capsys.readouterr().err.count("\n") == 3
+    write_image(tmp_path / "one" / "a.png", textured_image(32, 32, 3))
+    assert main(["bench", "--hr", str(tmp_path / "one"), "--methods", "blind-s2k,sharpen",
+                 "--out", str(tmp_path / "o")]) == 2
+    assert not (tmp_path / "o").exists()
+    assert capsys.readouterr().err.count("\n") == 4
 
 
 @pytest.mark.parametrize("theta", [0.3, 1.9])
