@@ -273,30 +273,31 @@ def test_denoiser_shapes_and_residual_form():
     assert sr.shape == (32, 40, 3)
 
 
-def test_denoiser_training_export_and_load(tmp_path):
+def _tiny_run_config(tmp_path, train_shape, val_shape, seed, **fields) -> DenoiserTrainConfig:
+    """A TINY-network run config on three generated training images and one validation image."""
     for i in range(3):
         write_image(
-            tmp_path / "train" / f"im{i}.png", textured_image(80, 96, 3, seed=10 + i).astype(np.uint8)
+            tmp_path / "train" / f"im{i}.png", textured_image(*train_shape, 3, seed=seed + i).astype(np.uint8)
         )
-    write_image(tmp_path / "val" / "v0.png", textured_image(40, 48, 3, seed=20).astype(np.uint8))
-    cfg = DenoiserTrainConfig(
+    write_image(tmp_path / "val" / "v0.png", textured_image(*val_shape, 3, seed=seed + 10).astype(np.uint8))
+    return DenoiserTrainConfig(
         train_dirs=(str(tmp_path / "train"),),
         val_dir=str(tmp_path / "val"),
         val_count=1,
-        val_crop=32,
-        val_every=30,
-        iterations=60,
         batch_size=4,
-        patch_size=32,
         unshuffle=TINY.unshuffle,
         widths=TINY.widths,
         blocks=TINY.blocks,
-        log_every=1,
-        checkpoint_every=30,
-        lr=5e-3,
         lr_schedule="constant",
-        sigma_min=25.0,
-        sigma_max=35.0,
+        **fields,
+    )
+
+
+def test_denoiser_training_export_and_load(tmp_path):
+    cfg = _tiny_run_config(
+        tmp_path, (80, 96), (40, 48), seed=10,
+        val_crop=32, val_every=30, iterations=60, patch_size=32, log_every=1, checkpoint_every=30, lr=5e-3,
+        sigma_min=25.0, sigma_max=35.0,
     )
     run = tmp_path / "run"
     summary = train_denoiser(cfg, run, progress=False)
@@ -414,33 +415,20 @@ def test_boundary_update_removes_border_artefacts_of_motion_kernels():
 
 
 def _sr_config(tmp_path, **kw) -> DenoiserTrainConfig:
-    for i in range(3):
-        write_image(
-            tmp_path / "train" / f"im{i}.png", textured_image(72, 96, 3, seed=30 + i).astype(np.uint8)
-        )
-    write_image(tmp_path / "val" / "v0.png", textured_image(60, 64, 3, seed=40).astype(np.uint8))
     base = dict(
         objective="sr",
-        train_dirs=(str(tmp_path / "train"),),
-        val_dir=str(tmp_path / "val"),
-        val_count=1,
         val_crop=48,
         val_every=20,
         iterations=40,
-        batch_size=4,
         patch_size=48,
-        unshuffle=TINY.unshuffle,
-        widths=TINY.widths,
-        blocks=TINY.blocks,
         log_every=10,
         checkpoint_every=20,
         lr=3e-3,
-        lr_schedule="constant",
         sr_scales=(2, 4),
         sr_iterations=4,
         sr_val_cases=("gaussian:2", "motion:2"),
     )
-    return DenoiserTrainConfig(**{**base, **kw})
+    return _tiny_run_config(tmp_path, (72, 96), (60, 64), seed=30, **{**base, **kw})
 
 
 def test_sr_batch_is_the_periodic_degradation(tmp_path):

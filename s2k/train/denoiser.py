@@ -318,12 +318,13 @@ def validate_sr(
     net.eval()
     dev = next(net.parameters()).device
     scores: dict[str, list[float]] = {}
+    config = PnPConfig(iterations=iterations, device=dev.type)
+    prior = network_prior(net, iterations)
     try:
         for it in items:
             lr = torch.from_numpy(it.lr.transpose(2, 0, 1).copy())[None].to(dev)
             k = torch.from_numpy(it.kernel)
-            config = PnPConfig(iterations=iterations, device=dev.type)
-            sr = pnp_torch(lr, k, it.scale, 0.0, network_prior(net, iterations), config)
+            sr = pnp_torch(lr, k, it.scale, 0.0, prior, config)
             out = np.clip(sr[0].double().cpu().numpy().transpose(1, 2, 0), 0, 255)
             scores.setdefault(it.case, []).append(psnr_y(it.hr, np.round(out), shave=it.scale))
     finally:
@@ -341,27 +342,23 @@ def init_denoiser(net: DenoiserNet | RoundDenoisers, path: str | Path) -> None:
     network may start every round of a :class:`RoundDenoisers`. Raises S2KError when the file holds
     another network (other shape, or another number of rounds)."""
 
-    def rounds_of(meta: dict[str, Any]) -> int:
-        if meta.get("kind") == "s2k-denoiser-run":
-            return int(meta["config"].get("rounds", 1))
-        return int(meta.get("rounds", 1))
+    own = net.rounds if isinstance(net, RoundDenoisers) else 1
+    meta = read_metadata(path)
+    run = meta.get("kind") == "s2k-denoiser-run"
+    theirs = int((meta.get("config", {}) if run else meta).get("rounds", 1))
 
-    def network(meta: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-        r = rounds_of(meta)
-        own = net.rounds if isinstance(net, RoundDenoisers) else 1
-        return {"denoiser": config, "rounds": own if r == 1 else r}  # a shared network fits any rounds
+    def network(config: dict[str, Any]) -> dict[str, Any]:
+        return {"denoiser": config, "rounds": own if theirs == 1 else theirs}  # shared: fits any rounds
 
     check_init(
         path,
-        {"denoiser": net.config.to_dict(), "rounds": net.rounds if isinstance(net, RoundDenoisers) else 1},
+        {"denoiser": net.config.to_dict(), "rounds": own},
         {
-            "s2k-denoiser": lambda m: network(m, DenoiserConfig.from_dict(m["denoiser"]).to_dict()),
-            "s2k-denoiser-run": lambda m: network(
-                m, config_from_dict(m["config"]).denoiser_config().to_dict()
-            ),
+            "s2k-denoiser": lambda m: network(DenoiserConfig.from_dict(m["denoiser"]).to_dict()),
+            "s2k-denoiser-run": lambda m: network(config_from_dict(m["config"]).denoiser_config().to_dict()),
         },
     )
-    if isinstance(net, RoundDenoisers) and rounds_of(read_metadata(path)) == 1:
+    if isinstance(net, RoundDenoisers) and theirs == 1:
         shared = DenoiserNet(net.config)
         load_checkpoint(path, {"net": shared}, strict=True)
         net.load_shared(shared)
