@@ -79,6 +79,16 @@ def test_data_step_solves_normal_equations(s, n1, n2):
     x = rng.random((n1, n2))
     fwd = periodic_blur_downsample(torch.from_numpy(x), p2o(torch.from_numpy(k), (n1, n2)), s)
     assert np.abs(fwd.numpy().ravel() - a @ x.ravel()).max() < 1e-10
+    # the solver's own forward (from x's half spectrum), new observations and a shared spectrum
+    step = DataStep.create(torch.from_numpy(y), torch.from_numpy(k), s)
+    xt = torch.from_numpy(x)
+    assert np.abs(step.forward(xt).numpy().ravel() - a @ x.ravel()).max() < 1e-10
+    assert np.abs(step.forward(xt, torch.fft.rfft2(xt)).numpy().ravel() - a @ x.ravel()).max() < 1e-10
+    y2 = torch.from_numpy(rng.random((2, n1 // s, n2 // s)) * 255)
+    zt = torch.from_numpy(z)
+    fresh = DataStep.create(y2, torch.from_numpy(k), s).solve(zt, alpha)
+    _close(step.with_y(y2).solve(zt, alpha), fresh)
+    _close(step.with_y(y2).solve(zt, alpha, torch.fft.rfft2(zt)), fresh)
 
 
 def test_block_operators_are_the_aliasing_of_downsampling():

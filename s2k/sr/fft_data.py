@@ -20,8 +20,9 @@ where ``⇓`` (:func:`block_mean`) is the LR-grid spectrum of a down-sampled sig
 ``s × s`` distinct ``N1/s × N2/s`` blocks of the HR spectrum (the aliases that down-sampling folds
 together), and ``⇑`` (:func:`block_tile`) is its adjoint up to the factor s², the spectrum of zero-insertion
 up-sampling: the LR spectrum tiled ``s × s`` times. The division is element-wise on the LR grid, so the
-solve costs one forward and one inverse FFT of the HR size per call (``F(Sᵀy)`` and the ratios that do
-not depend on ``z`` or ``α`` are precomputed once by :class:`DataStep`).
+solve costs one forward and one inverse FFT of the HR size per call (the kernel's spectra are precomputed
+once by :class:`DataStep`; the observations enter only through their LR-size spectrum, since
+``F(Sᵀy) = ⇑F(y)``).
 
 Everything works on ``…×N1×N2`` tensors (batch and channel axes broadcast) in float32 or float64.
 """
@@ -104,6 +105,15 @@ def block_tile_half(spec: torch.Tensor, scale: int, n2: int) -> torch.Tensor:
     return spec.repeat(*reps)[..., :n2h]
 
 
+def _times_tiled(half: torch.Tensor, lr: torch.Tensor, scale: int) -> torch.Tensor:
+    """``half · block_tile_half(lr)`` without forming the tiled tensor: the row blocks broadcast."""
+    n1, n2h = half.shape[-2:]
+    m1 = n1 // scale
+    cols = lr.repeat(*([1] * (lr.ndim - 1)), -(-n2h // lr.shape[-1]))[..., :n2h]  # …×M1×N2h
+    out = half.reshape(*half.shape[:-2], scale, m1, n2h) * cols.unsqueeze(-3)
+    return out.reshape(*out.shape[:-3], n1, n2h)
+
+
 def upsample_zeros(y: torch.Tensor, scale: int) -> torch.Tensor:
     """``Sᵀ``: put LR pixel ``(i, j)`` at HR pixel ``(s·i, s·j)``, zeros elsewhere (``…×sH×sW``)."""
     out = y.new_zeros((*y.shape[:-2], y.shape[-2] * scale, y.shape[-1] * scale))
@@ -124,14 +134,18 @@ class DataStep:
     for any ``z`` (HR size) and ``α`` (a float or a tensor broadcasting against ``…×1×1``, e.g. ``B×1×1×1``
     for one value per image). All HR-size spectra are ``rfft2`` halves (the signals are real), which halves
     the work of the full-spectrum formula in the module docstring without changing its result.
+
+    Only the kernel's spectra live on the HR grid: the observations enter through the LR spectrum
+    ``Y = F(y)``, because ``F(Sᵀy) = ⇑Y`` (zero insertion tiles the spectrum), so ``conj(K)·F(Sᵀy)`` never
+    has to be formed and ``⇓(K·conj(K)·F(Sᵀy)) = ⇓|K|² · Y``. New observations (:meth:`with_y`) cost one
+    LR-size FFT, and :meth:`forward` one LR-size inverse FFT once the HR spectrum of ``x`` is known.
     """
 
     scale: int
     shape: tuple[int, int]  # HR grid N1×N2
     otf: torch.Tensor  # K, half spectrum …×N1×(N2//2+1)
-    kty: torch.Tensor  # conj(K)·F(Sᵀy), half spectrum
     k2_lr: torch.Tensor  # ⇓|K|², …×M1×M2 (real)
-    k_kty_lr: torch.Tensor  # ⇓(K·conj(K)·F(Sᵀy)), …×M1×M2
+    fy: torch.Tensor  # F(y), the full LR spectrum …×M1×M2
 
     @classmethod
     def create(cls, y: torch.Tensor, kernel: torch.Tensor, scale: int) -> DataStep:
@@ -140,30 +154,32 @@ class DataStep:
         n1, n2 = y.shape[-2] * scale, y.shape[-1] * scale
         otf = p2o(kernel.to(device=y.device, dtype=y.dtype), (n1, n2), half=True)
         k2 = (otf.real**2 + otf.imag**2).to(otf.dtype)
-        empty = otf.new_zeros(())
-        return cls(scale, (n1, n2), otf, empty, block_mean_half(k2, scale, n2).real, empty).with_y(y)
+        return cls(scale, (n1, n2), otf, block_mean_half(k2, scale, n2).real, torch.fft.fft2(y))
 
     def with_y(self, y: torch.Tensor) -> DataStep:
         """The same operator for new observations ``y`` (the kernel's spectra are reused)."""
-        kty = self.otf.conj() * torch.fft.rfft2(upsample_zeros(y, self.scale))
-        k_kty_lr = block_mean_half(self.otf * kty, self.scale, self.shape[1])
-        return DataStep(self.scale, self.shape, self.otf, kty, self.k2_lr, k_kty_lr)
+        return DataStep(self.scale, self.shape, self.otf, self.k2_lr, torch.fft.fft2(y))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``S H x`` (periodic): the LR image the current estimate ``x`` explains."""
-        fx = torch.fft.irfft2(self.otf * torch.fft.rfft2(x), s=self.shape)
-        return fx[..., :: self.scale, :: self.scale]
+    def forward(self, x: torch.Tensor, spectrum: torch.Tensor | None = None) -> torch.Tensor:
+        """``S H x`` (periodic): the LR image the current estimate ``x`` explains. ``spectrum``: ``x``'s
+        ``rfft2``, if the caller already has it (it is not modified)."""
+        fx = torch.fft.rfft2(x) if spectrum is None else spectrum
+        return torch.fft.ifft2(block_mean_half(self.otf * fx, self.scale, self.shape[1])).real
 
-    def solve(self, z: torch.Tensor, alpha: float | torch.Tensor) -> torch.Tensor:
-        """The minimiser ``x*`` (real, ``z``'s shape) of ``||S H x − y||² + α ||x − z||²``, α > 0."""
+    def solve(
+        self, z: torch.Tensor, alpha: float | torch.Tensor, spectrum: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The minimiser ``x*`` (real, ``z``'s shape) of ``||S H x − y||² + α ||x − z||²``, α > 0.
+
+        ``spectrum``: ``z``'s ``rfft2``, if the caller already has it; it is overwritten (used in place).
+        """
         s, n2 = self.scale, self.shape[1]
-        fz = torch.fft.rfft2(z)
-        # ⇓(K·R) = ⇓(K·Kᴴ F(Sᵀy)) + α ⇓(K·F(z)): the first term is precomputed
-        k_rhs_lr = self.k_kty_lr + alpha * block_mean_half(self.otf * fz, s, n2)
+        fz = torch.fft.rfft2(z) if spectrum is None else spectrum
+        # ⇓(K·R) = ⇓|K|²·Y + α ⇓(K·F(z))
+        k_rhs_lr = self.k2_lr * self.fy + alpha * block_mean_half(self.otf * fz, s, n2)
         ratio = k_rhs_lr / (self.k2_lr + alpha)
-        # F(x) = (kty + α F(z) − conj(K)·⇑ratio) / α = F(z) − (conj(K)·⇑ratio − kty) / α, in place
-        corr = self.otf.conj() * block_tile_half(ratio, s, n2)
-        corr.sub_(self.kty).div_(alpha)
+        # F(x) = (conj(K)·⇑Y + α F(z) − conj(K)·⇑ratio) / α = F(z) − conj(K)·⇑(ratio − Y) / α, in place
+        corr = _times_tiled(self.otf.conj(), (ratio - self.fy) / alpha, s)
         return torch.fft.irfft2(fz.sub_(corr), s=self.shape)
 
 

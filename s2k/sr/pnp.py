@@ -314,10 +314,12 @@ def hqs_loop(
     step = DataStep.create(y, kernel, scale)
     x = bicubic_upsample_torch(y, scale)
     for i in range(rounds):
+        spectrum = None
         if observed is not None and i > 0:
             # the padding is not observed: replace it by what the current estimate predicts there
-            step = step.with_y(y * observed + step.forward(x) * (1 - observed))
-        x = step.solve(x, alphas[i].reshape(b, 1, 1, 1))
+            spectrum = torch.fft.rfft2(x)  # shared by the prediction and the solve
+            step = step.with_y(y * observed + step.forward(x, spectrum) * (1 - observed))
+        x = step.solve(x, alphas[i].reshape(b, 1, 1, 1), spectrum)
         x = (denoiser[i] if isinstance(denoiser, Sequence) else denoiser)(x, sigmas[i])
     return x
 
