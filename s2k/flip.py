@@ -8,32 +8,51 @@ spectrum (same gradient energy), but the right one has sparser gradients. :func:
 orientation whose Wiener-deconvolved image has the smaller ratio ``‖∇x‖₁ / ‖∇x‖₂`` (a scale-free
 sparsity measure), i.e. the orientation that better explains the LR image as a blurred sharp image.
 
-The test works on the LR image up-sampled to the HR grid (bicubic), where the kernel lives; the
-up-sampling blur and aliasing are the same for both candidates. Centrosymmetric kernels are returned
-unchanged.
+The test works on the central ``max_side²`` LR pixels up-sampled to the HR grid, where the kernel lives,
+by s2k's bicubic interpolation (LR pixel ``i`` at HR pixel ``s·i``, :mod:`s2k.sr.bicubic`); the
+up-sampling blur and aliasing are the same for both candidates. The image is extended by symmetric
+reflection against the FFT's wrap-around (to a 7-smooth size, for a fast FFT) and the deconvolution is
+scored on the image's own pixels only. float32 torch (about 30 ms for a 512×512 LR image at ×2 on two
+cores). Centrosymmetric kernels are returned unchanged.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
+import torch
 
 from s2k.color import to_grey
+from s2k.degradation import symmetric_pad
 from s2k.kernels import flip180
+from s2k.sr.bicubic import bicubic_upsample_torch
 
 
-def _deconv_sparsity(y_hat: np.ndarray, k: np.ndarray, shape: tuple[int, int], reg: float) -> float:
-    """‖∇x‖₁/‖∇x‖₂ of the Wiener deconvolution of ``y_hat`` (the rFFT of the image) by kernel ``k``."""
-    pad = np.zeros(shape)
+def _smooth_length(n: int) -> int:
+    """The smallest length ``>= n`` with no prime factor above 7."""
+    while True:
+        m = n
+        for p in (2, 3, 5, 7):
+            while m % p == 0:
+                m //= p
+        if m == 1:
+            return n
+        n += 1
+
+
+def _deconv_sparsity(
+    y_hat: torch.Tensor, k: torch.Tensor, shape: tuple[int, int], window: tuple[slice, slice], reg: float
+) -> float:
+    """‖∇x‖₁/‖∇x‖₂ over ``window`` of the Wiener deconvolution of ``y_hat`` (the image's rFFT) by ``k``."""
     kh, kw = k.shape
+    pad = k.new_zeros(shape)
     pad[:kh, :kw] = k
-    pad = np.roll(pad, (-(kh // 2), -(kw // 2)), axis=(0, 1))  # kernel centre at the origin
-    kf = np.fft.rfft2(pad)
-    x = np.fft.irfft2(y_hat * np.conj(kf) / (np.abs(kf) ** 2 + reg), s=shape)
-    m = max(kh, kw)  # the borders carry the wrap-around of the periodic deconvolution: ignore them
-    x = x[m:-m, m:-m]
-    g = np.concatenate([np.diff(x, axis=0).ravel(), np.diff(x, axis=1).ravel()])
-    return float(np.abs(g).sum() / (np.sqrt((g**2).sum()) + 1e-12))
+    pad = torch.roll(pad, (-(kh // 2), -(kw // 2)), dims=(0, 1))  # kernel centre at the origin
+    kf = torch.fft.rfft2(pad)
+    x = torch.fft.irfft2(y_hat * kf.conj() / (kf.real**2 + kf.imag**2 + reg), s=shape)[window]
+    gy, gx = x.diff(dim=0), x.diff(dim=1)
+    l1 = gy.abs().sum() + gx.abs().sum()
+    l2 = torch.sqrt((gy**2).sum() + (gx**2).sum())
+    return float(l1 / (l2 + 1e-12))
 
 
 def flip_scores(
@@ -43,15 +62,23 @@ def flip_scores(
 
     Only the central ``max_side × max_side`` LR pixels are used (bounded time on large images).
     """
-    grey = to_grey(lr)
-    h, w = grey.shape
+    arr = np.asarray(lr)
+    h, w = arr.shape[:2]
     y0, x0 = max(0, (h - max_side) // 2), max(0, (w - max_side) // 2)
-    grey = grey[y0 : y0 + max_side, x0 : x0 + max_side]
-    up = ndimage.zoom(grey, scale, order=3, mode="reflect") if scale > 1 else grey
-    # symmetric extension against the FFT's wrap-around
-    ext = np.pad(up, [(k.shape[0], k.shape[0]), (k.shape[1], k.shape[1])], mode="symmetric")
-    y_hat = np.fft.rfft2(ext - ext.mean())
-    return _deconv_sparsity(y_hat, k, ext.shape, reg), _deconv_sparsity(y_hat, flip180(k), ext.shape, reg)
+    grey = to_grey(arr[y0 : y0 + max_side, x0 : x0 + max_side]).astype(np.float32)
+    g = torch.from_numpy(np.ascontiguousarray(grey))
+    up = bicubic_upsample_torch(g, scale) if scale > 1 else g
+    kh, kw = k.shape
+    hh, ww = up.shape
+    n1, n2 = _smooth_length(hh + 2 * kh), _smooth_length(ww + 2 * kw)
+    ext = symmetric_pad(up, (kh, n1 - hh - kh), (kw, n2 - ww - kw))
+    y_hat = torch.fft.rfft2(ext - ext.mean())
+    window = (slice(kh, kh + hh), slice(kw, kw + ww))  # the image's own pixels
+    kt = torch.from_numpy(np.asarray(k, dtype=np.float32))
+    return (
+        _deconv_sparsity(y_hat, kt, (n1, n2), window, reg),
+        _deconv_sparsity(y_hat, torch.flip(kt, (0, 1)), (n1, n2), window, reg),
+    )
 
 
 def resolve_flip(lr: np.ndarray, k: np.ndarray, scale: int) -> np.ndarray:
