@@ -55,12 +55,13 @@ def _deconv_sparsity(
     return float(l1 / (l2 + 1e-12))
 
 
-def flip_scores(
-    lr: np.ndarray, k: np.ndarray, scale: int, reg: float = 1e-2, max_side: int = 256
-) -> tuple[float, float]:
-    """Sparsity scores (lower is better) of ``k`` and of its 180° rotation for the LR image ``lr``.
+def sparsity_scores(
+    lr: np.ndarray, kernels: list[np.ndarray], scale: int, reg: float = 1e-2, max_side: int = 256
+) -> list[float]:
+    """Sparsity scores ``‖∇x‖₁/‖∇x‖₂`` (lower: sharper) of the LR image deconvolved by each kernel.
 
-    Only the central ``max_side × max_side`` LR pixels are used (bounded time on large images).
+    Only the central ``max_side × max_side`` LR pixels are used (bounded time on large images); every
+    kernel is scored on the same pixels (padding for the largest kernel).
     """
     arr = np.asarray(lr)
     h, w = arr.shape[:2]
@@ -68,17 +69,25 @@ def flip_scores(
     grey = to_grey(arr[y0 : y0 + max_side, x0 : x0 + max_side]).astype(np.float32)
     g = torch.from_numpy(np.ascontiguousarray(grey))
     up = bicubic_upsample_torch(g, scale) if scale > 1 else g
-    kh, kw = k.shape
+    kh = max(k.shape[0] for k in kernels)
+    kw = max(k.shape[1] for k in kernels)
     hh, ww = up.shape
     n1, n2 = _smooth_length(hh + 2 * kh), _smooth_length(ww + 2 * kw)
     ext = symmetric_pad(up, (kh, n1 - hh - kh), (kw, n2 - ww - kw))
     y_hat = torch.fft.rfft2(ext - ext.mean())
     window = (slice(kh, kh + hh), slice(kw, kw + ww))  # the image's own pixels
-    kt = torch.from_numpy(np.asarray(k, dtype=np.float32))
-    return (
-        _deconv_sparsity(y_hat, kt, (n1, n2), window, reg),
-        _deconv_sparsity(y_hat, torch.flip(kt, (0, 1)), (n1, n2), window, reg),
-    )
+    return [
+        _deconv_sparsity(y_hat, torch.from_numpy(np.asarray(k, dtype=np.float32)), (n1, n2), window, reg)
+        for k in kernels
+    ]
+
+
+def flip_scores(
+    lr: np.ndarray, k: np.ndarray, scale: int, reg: float = 1e-2, max_side: int = 256
+) -> tuple[float, float]:
+    """Sparsity scores (lower is better) of ``k`` and of its 180° rotation for the LR image ``lr``."""
+    keep, flip = sparsity_scores(lr, [k, flip180(k)], scale, reg, max_side)
+    return keep, flip
 
 
 def resolve_flip(lr: np.ndarray, k: np.ndarray, scale: int) -> np.ndarray:
