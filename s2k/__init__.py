@@ -5,7 +5,8 @@ The public API (each function documents its units and conventions):
 * kernels: :func:`sample_kernel`, :func:`gaussian_kernel`, :func:`motion_kernel`, :func:`disk_kernel`
 * degradation: :func:`degrade` (``LR = (HR ⊛ k)[0::s, 0::s] + n``, rounded to 8 bits)
 * spectrum feature: :func:`spectrum_feature`
-* kernel estimation (S2K): :func:`estimate_kernel`; the nearest Gaussian or disk: :func:`fit_kernel`
+* kernel estimation (S2K): :func:`estimate_kernel`; the nearest Gaussian or disk: :func:`fit_kernel`;
+  the family too, with a probability for each: :func:`choose_family` (``family="auto"``)
 * super-resolution, blind or with a known kernel: :func:`super_resolve`
 * metrics: :func:`psnr_y`, :func:`ssim_y`, :func:`kernel_errors`
 * image I/O: :func:`read_image`, :func:`write_image`, :func:`load_kernel`, :func:`save_kernel`
@@ -17,6 +18,7 @@ to 1, centred on the middle pixel.
 from s2k.degradation import degrade
 from s2k.errors import S2KError
 from s2k.estimate import estimate_kernel
+from s2k.family import choose_family
 from s2k.io import load_kernel, read_image, save_kernel, write_image
 from s2k.kernel_fit import fit_kernel
 from s2k.kernels import disk_kernel, gaussian_kernel, motion_kernel, sample_kernel
@@ -29,6 +31,7 @@ __version__ = "0.1.0"
 __all__ = [
     "S2KError",
     "__version__",
+    "choose_family",
     "degrade",
     "disk_kernel",
     "estimate_kernel",

@@ -201,16 +201,25 @@ def cmd_estimate(args: argparse.Namespace) -> None:
     png = _out_path(args.png, (".png",), "--png")
     image = read_image(args.image)
     t0 = time.perf_counter()
-    k = estimate_kernel(image, args.scale, args.family, weights=args.weights, resolve_flip=not args.no_flip,
-                        fit_family=False)
-    fit = fit_kernel(k, args.family) if args.family in PARAMETRIC_FAMILIES else None
+    family, said = args.family, args.family
+    if args.family == "auto":
+        if args.weights:
+            raise S2KError("--weights names one family's model; it cannot be used with --family auto")
+        from s2k.family import choose_family
+
+        choice = choose_family(image, args.scale, resolve_flip=not args.no_flip, fit_family=False)
+        family, said, k = choice.family, choice.describe(), choice.kernel
+    else:
+        k = estimate_kernel(image, args.scale, family, weights=args.weights, resolve_flip=not args.no_flip,
+                            fit_family=False)
+    fit = fit_kernel(k, family) if family in PARAMETRIC_FAMILIES else None
     if fit is not None and not args.no_fit:
         k = fit.kernel  # what estimate_kernel returns by default
     dt = time.perf_counter() - t0
     save_kernel(out, k)
     if png:
         save_kernel_png(png, k)
-    print(f"{args.image}: {args.family} kernel {k.shape[0]}×{k.shape[1]} at ×{args.scale} "
+    print(f"{args.image}: {said} kernel {k.shape[0]}×{k.shape[1]} at ×{args.scale} "
           f"({1000 * dt:.0f} ms) -> {out}")
     if fit is not None:  # the residual says how far the network's kernel is from the family
         print(f"nearest {fit.describe()}" + (" (not applied: --no-fit)" if args.no_fit else ""))
@@ -248,7 +257,10 @@ def cmd_sr(args: argparse.Namespace) -> None:
             save_kernel(kout, res.kernel)
         elif len(jobs) > 1 and res.kernel_estimated:
             save_kernel(out.with_suffix(".kernel.npy"), res.kernel)
-        how = f"estimated {args.family} kernel" if res.kernel_estimated else f"{args.kernel} kernel"
+        fam = res.family
+        if res.family_probabilities:
+            fam = f"{res.family} (auto, {100 * res.family_probabilities[res.family]:.0f} %)"
+        how = f"estimated {fam} kernel" if res.kernel_estimated else f"{args.kernel} kernel"
         if kernel is not None and not isinstance(kernel, str):
             how = "given kernel"
         msg = f"{path.name}: ×{args.scale} with the {how}, {dt:.1f} s -> {out}"
@@ -302,6 +314,19 @@ def cmd_train_sr(args: argparse.Namespace) -> None:
     summary = train_sr(cfg, args.out, resume=args.resume, progress=not args.quiet)
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"done: {summary}")
+
+
+def cmd_train_family(args: argparse.Namespace) -> None:
+    from s2k.train.family import FamilyFitConfig, fit_family_classifier
+    from s2k.train.options import dataclass_from_args
+
+    _out_path(args.out, (".safetensors",), "output")
+    cfg = dataclass_from_args(FamilyFitConfig, args)
+    clf = fit_family_classifier(cfg, progress=not args.quiet)
+    clf.save(args.out)
+    acc = ", ".join(f"×{s} {100 * a:.0f} %" for s, a in clf.meta["fit_accuracy"].items())
+    print(f"family classifier -> {args.out} (accuracy on its own fitting data: {acc}; "
+          f"{clf.meta['wall_time_s']:.0f} s)")
 
 
 def cmd_train_export(args: argparse.Namespace) -> None:
@@ -372,7 +397,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("estimate", cmd_estimate, "Estimate the blur kernel of an LR image from its amplitude spectrum.")
     sp.add_argument("image", help="LR input image (any size, grey or colour)")
     sp.add_argument("-s", "--scale", type=_scale, required=True, help="SR scale factor the kernel is for")
-    sp.add_argument("--family", choices=FAMILIES, default="gaussian", help="kernel family (default gaussian)")
+    sp.add_argument("--family", choices=(*FAMILIES, "auto"), default="gaussian",
+                    help="kernel family, or auto: run every family's estimator and keep the most likely "
+                    "(default gaussian)")
     sp.add_argument("-o", "--output", required=True, help="output kernel (.npy, HR pixels, sum 1)")
     sp.add_argument("--png", help="also write a magnified picture of the kernel (.png)")
     sp.add_argument("--weights", help="estimator weights (.safetensors) instead of the shipped ones")
@@ -388,8 +415,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("-o", "--output", required=True, help="SR image (or folder, for a folder input)")
     sp.add_argument("--kernel", help="known kernel (.npy, HR pixels): non-blind SR; 'bicubic': the "
                     "kernel-unaware reference (assumes the bicubic-like kernel)")
-    sp.add_argument("--family", choices=FAMILIES, default="gaussian",
-                    help="kernel family for the estimator when no --kernel is given (default gaussian)")
+    sp.add_argument("--family", choices=(*FAMILIES, "auto"), default="gaussian",
+                    help="kernel family for the estimator when no --kernel is given, or auto: the most "
+                    "likely family (default gaussian)")
     sp.add_argument("--backend", choices=("pnp", "sftmd"), default="pnp",
                     help="SR backend: pnp (any kernel and scale, fast on CPU) or sftmd (the paper's network, "
                     "×2-×4, noise-free; default pnp)")
@@ -415,7 +443,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--no-figures", action="store_true", help="skip the figures")
     sp.add_argument("--quiet", action="store_true", help="no progress bars")
 
-    sp = add("train", lambda a: None, "Train networks (estimator, denoiser, sftmd) and export their weights.")
+    sp = add("train", lambda a: None, "Train networks (estimator, denoiser, sftmd), fit the family "
+             "classifier and export weights.")
     tsub = sp.add_subparsers(dest="what", required=True, parser_class=_Parser, metavar="WHAT")
     tp = tsub.add_parser("estimator", help="train a Spectrum-to-Kernel estimator (CGAN)",
                          description="Train a Spectrum-to-Kernel estimator (paper loss and optimiser). "
@@ -450,6 +479,16 @@ def build_parser() -> argparse.ArgumentParser:
     from s2k.train.sr import SRTrainConfig
 
     add_dataclass_arguments(rp, SRTrainConfig)
+    fp = tsub.add_parser("family", help="fit the classifier behind --family auto",
+                         description="Fit the family classifier of --family auto: the shipped estimators' "
+                         "fit residuals on synthetic LR images of an HR folder, one linear discriminant per "
+                         "scale (closed form; minutes on a CPU).")
+    fp.set_defaults(func=cmd_train_family)
+    fp.add_argument("--out", required=True, help="classifier file to write (.safetensors)")
+    fp.add_argument("--quiet", action="store_true", help="no progress bar")
+    from s2k.train.family import FamilyFitConfig
+
+    add_dataclass_arguments(fp, FamilyFitConfig)
     ep = tsub.add_parser("export", help="export a run's network as shippable weights",
                          description="Export a run checkpoint's network (estimator generator, denoiser or "
                          "SFTMD) as "

@@ -112,6 +112,36 @@ def get_estimator(family: str = "gaussian", weights: str | Path | None = None) -
     return _shipped(family)
 
 
+AUTO = "auto"  # family argument: choose the family too (:mod:`s2k.family`)
+
+
+def check_image_for_estimation(image: np.ndarray) -> np.ndarray:
+    """The image as an array, checked to be H×W(×C) and at least 8×8 (S2KError otherwise)."""
+    arr = np.asarray(image)
+    if arr.ndim not in (2, 3) or min(arr.shape[:2]) < 8:
+        raise S2KError(f"expected an H×W(×C) image at least 8×8 pixels, got shape {arr.shape}")
+    return arr
+
+
+def finalize_kernel(
+    image: np.ndarray,
+    k: np.ndarray,
+    scale: int,
+    family: str,
+    resolve_flip: bool = True,
+    fit_family: bool = True,
+) -> np.ndarray:
+    """What :func:`estimate_kernel` does to the network's kernel: the flip resolution for motion kernels,
+    the nearest member of the family for Gaussian and disk kernels (each when asked)."""
+    if resolve_flip and family == "motion":
+        from s2k.flip import resolve_flip as _resolve
+
+        k = _resolve(image, k, scale)
+    if fit_family and family in PARAMETRIC_FAMILIES:
+        k = fit_kernel(k, family).kernel
+    return k
+
+
 def estimate_kernel(
     image: np.ndarray,
     scale: int,
@@ -126,8 +156,10 @@ def estimate_kernel(
     Args:
         image: LR image, H×W or H×W×C (grey, RGB, RGBA), 0..255; any size.
         scale: the integer factor between the HR image the kernel acts on and this LR image.
-        family: ``gaussian``, ``motion`` or ``disk`` (one model per family).
-        weights: a weight file to use instead of the shipped one.
+        family: ``gaussian``, ``motion`` or ``disk`` (one model per family), or ``auto``: run the three
+            and keep the family the shipped classifier finds most likely (:func:`s2k.choose_family`,
+            which also gives the probabilities). The kernel's size is the chosen family's.
+        weights: a weight file to use instead of the shipped one (not with ``auto``).
         resolve_flip: for motion kernels, choose between the estimate and its 180° rotation (which
             the amplitude spectrum cannot tell apart) with :func:`s2k.flip.resolve_flip`.
         fit_family: for Gaussian and disk kernels, return the member of the family nearest to the
@@ -139,15 +171,12 @@ def estimate_kernel(
         The kernel in HR pixels: float64, ≥ 0, sum 1, the family's odd size, centred.
     """
     scale = check_scale(scale)
-    arr = np.asarray(image)
-    if arr.ndim not in (2, 3) or min(arr.shape[:2]) < 8:
-        raise S2KError(f"expected an H×W(×C) image at least 8×8 pixels, got shape {arr.shape}")
-    est = get_estimator(family, weights)
-    k = est.estimate(arr, scale)
-    if resolve_flip and family == "motion":
-        from s2k.flip import resolve_flip as _resolve
+    arr = check_image_for_estimation(image)
+    if family == AUTO:
+        if weights is not None:
+            raise S2KError("weights= names one family's model; it cannot be used with family='auto'")
+        from s2k.family import choose_family
 
-        k = _resolve(arr, k, scale)
-    if fit_family and family in PARAMETRIC_FAMILIES:
-        k = fit_kernel(k, family).kernel
-    return k
+        return choose_family(arr, scale, resolve_flip=resolve_flip, fit_family=fit_family).kernel
+    est = get_estimator(family, weights)
+    return finalize_kernel(arr, est.estimate(arr, scale), scale, family, resolve_flip, fit_family)

@@ -18,7 +18,7 @@ import numpy as np
 
 from s2k.degradation import check_scale
 from s2k.errors import S2KError
-from s2k.estimate import estimate_kernel
+from s2k.estimate import AUTO, estimate_kernel
 from s2k.kernels import bicubic_like_kernel, validate_kernel
 
 BACKENDS = ("pnp", "sftmd")
@@ -33,6 +33,8 @@ class SRResult:
     image: np.ndarray
     kernel: np.ndarray
     kernel_estimated: bool
+    family: str | None = None  # the estimator's family when the kernel was estimated (auto's choice)
+    family_probabilities: dict[str, float] | None = None  # with family="auto": every family's probability
 
 
 def super_resolve(
@@ -53,7 +55,8 @@ def super_resolve(
         scale: integer >= 1.
         kernel: the blur kernel in HR pixels (odd sizes, >= 0); None estimates it with the ``family`` model;
             ``"bicubic"`` assumes the bicubic-like kernel (the kernel-unaware reference).
-        family: kernel family for the estimator (``gaussian``, ``motion``, ``disk``).
+        family: kernel family for the estimator (``gaussian``, ``motion``, ``disk``), or ``auto`` to let
+            :func:`s2k.choose_family` choose it (the result's ``family`` and ``family_probabilities``).
         backend: ``pnp`` or ``sftmd``.
         prior: pnp prior, ``learned`` (shipped denoiser) or ``tv``.
         noise: σ_n of the LR image's noise in 0..255 units.
@@ -67,20 +70,28 @@ def super_resolve(
     if prior not in PRIORS:
         raise S2KError(f"unknown prior {prior!r}; choose from {', '.join(PRIORS)}")
     estimated = kernel is None
+    fam, probs = None, None
     if isinstance(kernel, str):
         if kernel != "bicubic":
             raise S2KError(f"kernel must be an array, None or 'bicubic', got {kernel!r}")
         k = bicubic_like_kernel(scale)
+    elif not estimated:
+        k = validate_kernel(kernel)
+    elif family == AUTO:
+        from s2k.family import choose_family
+
+        choice = choose_family(lr, scale)
+        k, fam, probs = choice.kernel, choice.family, choice.probabilities
     else:
-        k = estimate_kernel(lr, scale, family) if estimated else validate_kernel(kernel)
+        k, fam = estimate_kernel(lr, scale, family), family
     if backend == "sftmd":
         from s2k.sr.sftmd import sftmd_super_resolve
 
-        return SRResult(sftmd_super_resolve(lr, k, scale, noise=noise, tile=tile), k, estimated)
+        return SRResult(sftmd_super_resolve(lr, k, scale, noise=noise, tile=tile), k, estimated, fam, probs)
     cfg = PnPConfig()
     if tile is not None:
         cfg = replace(cfg, tile=tile)
     if prior == "tv":
         cfg = replace(cfg, iterations=TV_ITERATIONS)
     sr = pnp_super_resolve(lr, k, scale, noise=noise, denoiser="tv" if prior == "tv" else None, config=cfg)
-    return SRResult(sr, k, estimated)
+    return SRResult(sr, k, estimated, fam, probs)

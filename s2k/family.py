@@ -1,0 +1,170 @@
+"""Automatic choice of the kernel family (``family="auto"``), with a probability for each family.
+
+s2k has one estimator per family (Gaussian, motion, disk). To choose among them without being told, each
+estimator is run on the LR image and each of its three kernels is projected onto the two parametric
+families (:func:`s2k.kernel_fit.fit_kernel`). The six relative residuals say how much each estimator's
+answer looks like a Gaussian and like a disk: the Gaussian estimator answers a motion-blurred image with a
+kernel far from any Gaussian, the motion estimator answers a Gaussian- or disk-blurred image with a
+compact blob, the disk estimator's answer fits a disk best when the blur is a disk, and so on. Their logs
+are the features (:func:`family_features`) of a linear discriminant (one per scale: class means and a
+pooled covariance, equal priors), fitted on synthetic LR images of the training pool
+(:func:`fit_family_classifier`) and shipped as ``s2k/weights/family.safetensors`` with a model card.
+
+:func:`choose_family` returns the family with the highest posterior probability, the probabilities (a
+confidence that can be shown to users; they are the discriminant's, calibrated only as far as its
+Gaussian class model holds) and each family's final kernel (flip resolved, family fitted, as
+:func:`s2k.estimate_kernel` returns it), so choosing costs the three estimates and nothing more.
+Accuracy: ``docs/ESTIMATOR.md`` ("Choosing the family").
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from s2k.checkpoint import read_weight_metadata
+from s2k.degradation import check_scale
+from s2k.errors import S2KError
+from s2k.io import atomic_write
+from s2k.kernel_fit import PARAMETRIC_FAMILIES, fit_kernel
+from s2k.kernels import FAMILIES
+
+KIND = "s2k-family-classifier"
+#: Feature names: ``<fitted family>|<estimator family>`` (log of the fit's relative residual).
+FEATURE_NAMES: tuple[str, ...] = tuple(f"{p}|{e}" for e in FAMILIES for p in PARAMETRIC_FAMILIES)
+_EPS = 1e-4  # added to the residuals before the log (a perfect fit must not give −inf)
+
+
+def default_weights() -> Path:
+    return Path(__file__).parent / "weights" / "family.safetensors"
+
+
+def family_features(raw_kernels: dict[str, np.ndarray]) -> np.ndarray:
+    """The six features (:data:`FEATURE_NAMES`) of the three estimators' raw kernels (before the
+    family fit and the flip resolution; the flip does not change a fit's residual)."""
+    feats = []
+    for est in FAMILIES:
+        for fam in PARAMETRIC_FAMILIES:
+            feats.append(np.log(fit_kernel(raw_kernels[est], fam).residual + _EPS))
+    return np.array(feats)
+
+
+@dataclass(frozen=True)
+class FamilyClassifier:
+    """Linear discriminant per scale: ``means[s]`` (3 × 6, rows in the order of :data:`FAMILIES`) and
+    ``precision[s]`` (6 × 6, the inverse of the pooled within-class covariance)."""
+
+    means: dict[int, np.ndarray]
+    precision: dict[int, np.ndarray]
+    meta: dict
+
+    @property
+    def scales(self) -> tuple[int, ...]:
+        return tuple(sorted(self.means))
+
+    def probabilities(self, features: np.ndarray, scale: int) -> np.ndarray:
+        """Posterior probability of each family (order of :data:`FAMILIES`), equal priors."""
+        if scale not in self.means:
+            shown = ", ".join(f"×{s}" for s in self.scales)
+            raise S2KError(f"the family classifier is fitted for {shown}, not ×{scale}")
+        d = features[None, :] - self.means[scale]
+        score = -0.5 * np.einsum("ij,jk,ik->i", d, self.precision[scale], d)
+        p = np.exp(score - score.max())
+        return p / p.sum()
+
+    def save(self, path: str | Path) -> None:
+        tensors = {}
+        for s in self.scales:
+            # copies: safetensors refuses tensors that share memory (one array used for two scales)
+            tensors[f"x{s}.means"] = torch.tensor(np.asarray(self.means[s], dtype=np.float64))
+            tensors[f"x{s}.precision"] = torch.tensor(np.asarray(self.precision[s], dtype=np.float64))
+        meta = {**self.meta, "kind": KIND, "families": list(FAMILIES), "features": list(FEATURE_NAMES)}
+        atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"s2k": json.dumps(meta)}))
+
+
+def load_family_classifier(path: str | Path) -> FamilyClassifier:
+    """Read a classifier written by :meth:`FamilyClassifier.save` (safetensors; nothing is unpickled)."""
+    meta = read_weight_metadata(path, KIND)
+    if list(meta.get("families", [])) != list(FAMILIES) or list(meta.get("features", [])) != list(
+        FEATURE_NAMES
+    ):
+        raise S2KError(f"{path}: family classifier for other families or features")
+    means, precision = {}, {}
+    with safe_open(str(path), framework="pt") as f:
+        for key in f.keys():
+            scale, what = key.split(".")
+            arr = f.get_tensor(key).double().numpy()
+            (means if what == "means" else precision)[int(scale[1:])] = arr
+    return FamilyClassifier(means, precision, meta)
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped() -> FamilyClassifier:
+    path = default_weights()
+    if not path.is_file():
+        raise S2KError(f"no shipped family classifier ({path.name} is missing)")
+    return load_family_classifier(path)
+
+
+def fit_lda(features: np.ndarray, labels: np.ndarray, ridge: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
+    """Class means (3 × F) and the inverse pooled within-class covariance (F × F) of labelled features."""
+    n_cls = len(FAMILIES)
+    if any((labels == c).sum() < 2 for c in range(n_cls)):
+        raise S2KError("each family needs at least two samples to fit the classifier")
+    means = np.stack([features[labels == c].mean(axis=0) for c in range(n_cls)])
+    resid = features - means[labels]
+    cov = resid.T @ resid / (len(features) - n_cls) + ridge * np.eye(features.shape[1])
+    return means, np.linalg.inv(cov)
+
+
+@dataclass(frozen=True)
+class FamilyChoice:
+    """The chosen family, the probability of every family and every family's final kernel."""
+
+    family: str
+    probabilities: dict[str, float]
+    kernels: dict[str, np.ndarray]
+
+    @property
+    def kernel(self) -> np.ndarray:
+        return self.kernels[self.family]
+
+    def describe(self) -> str:
+        """e.g. ``motion (auto: gaussian 2 %, motion 97 %, disk 1 %)``."""
+        parts = ", ".join(f"{f} {100 * p:.0f} %" for f, p in self.probabilities.items())
+        return f"{self.family} (auto: {parts})"
+
+
+def choose_family(
+    image: np.ndarray,
+    scale: int,
+    classifier: FamilyClassifier | str | Path | None = None,
+    *,
+    resolve_flip: bool = True,
+    fit_family: bool = True,
+) -> FamilyChoice:
+    """Estimate the kernel with every family's shipped estimator and choose the family (module
+    docstring). ``classifier``: the shipped one (None), another one or its file. ``resolve_flip`` and
+    ``fit_family`` apply to the returned kernels as in :func:`s2k.estimate_kernel`."""
+    from s2k.estimate import check_image_for_estimation, finalize_kernel, get_estimator
+
+    scale = check_scale(scale)
+    arr = check_image_for_estimation(image)
+    if classifier is None:
+        clf = _shipped()
+    elif isinstance(classifier, FamilyClassifier):
+        clf = classifier
+    else:
+        clf = load_family_classifier(classifier)
+    raw = {fam: get_estimator(fam).estimate(arr, scale) for fam in FAMILIES}
+    probs = clf.probabilities(family_features(raw), scale)
+    family = FAMILIES[int(np.argmax(probs))]
+    kernels = {fam: finalize_kernel(arr, raw[fam], scale, fam, resolve_flip, fit_family) for fam in FAMILIES}
+    return FamilyChoice(family, {f: float(p) for f, p in zip(FAMILIES, probs, strict=True)}, kernels)

@@ -1,0 +1,149 @@
+"""`family="auto"`: the family classifier (`s2k.family`), its fit (`s2k.train.family`), API and CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import textured_image
+
+import s2k
+from s2k.cli import main
+from s2k.degradation import degrade
+from s2k.errors import S2KError
+from s2k.family import (
+    FEATURE_NAMES,
+    FamilyClassifier,
+    default_weights,
+    fit_lda,
+    load_family_classifier,
+)
+from s2k.io import write_image
+from s2k.kernels import FAMILIES, KERNEL_SIZES, gaussian_kernel, motion_kernel
+from s2k.train.family import FamilyFitConfig, fit_family_classifier
+
+
+def _clusters(n: int = 60, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 5, size=(3, len(FEATURE_NAMES)))
+    labels = np.repeat(np.arange(3), n)
+    return centres[labels] + rng.normal(0, 0.5, size=(3 * n, len(FEATURE_NAMES))), labels
+
+
+def test_lda_recovers_separated_classes_and_gives_probabilities():
+    x, y = _clusters()
+    means, precision = fit_lda(x, y)
+    np.testing.assert_allclose(means, np.stack([x[y == c].mean(0) for c in range(3)]))
+    clf = FamilyClassifier({2: means}, {2: precision}, {})
+    xt, yt = _clusters(seed=0)  # same centres, fresh draws below
+    rng = np.random.default_rng(5)
+    xt = xt + rng.normal(0, 0.1, size=xt.shape)
+    probs = np.stack([clf.probabilities(f, 2) for f in xt])
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0)
+    assert (probs.argmax(axis=1) == yt).all()
+    # half-way between two class means the two are equally likely
+    mid = 0.5 * (means[0] + means[1])
+    p = clf.probabilities(mid, 2)
+    assert abs(p[0] - p[1]) < 1e-9
+    with pytest.raises(S2KError, match="×3"):
+        clf.probabilities(xt[0], 3)
+    with pytest.raises(S2KError):
+        fit_lda(x[:61], y[:61])  # one sample of the second family, none of the third
+
+
+def test_classifier_file_round_trip(tmp_path):
+    x, y = _clusters()
+    means, precision = fit_lda(x, y)
+    clf = FamilyClassifier({2: means, 4: means + 1}, {2: precision, 4: precision}, {"note": "test"})
+    clf.save(tmp_path / "c.safetensors")
+    back = load_family_classifier(tmp_path / "c.safetensors")
+    assert back.scales == (2, 4) and back.meta["note"] == "test"
+    for s in (2, 4):
+        np.testing.assert_allclose(back.probabilities(x[0], s), clf.probabilities(x[0], s))
+    (tmp_path / "bad.safetensors").write_bytes(b"not a file")
+    with pytest.raises(S2KError):
+        load_family_classifier(tmp_path / "bad.safetensors")
+    with pytest.raises(S2KError):
+        load_family_classifier(s2k.estimate.default_weights("gaussian"))  # an estimator, not a classifier
+
+
+def test_shipped_classifier_is_safetensors_with_a_card():
+    path = default_weights()
+    assert path.is_file() and not path.read_bytes()[:2].startswith(b"\x80")
+    assert path.with_suffix(".md").is_file()
+    assert load_family_classifier(path).scales == (2, 3, 4)
+
+
+def test_choose_family_api():
+    lr = degrade(textured_image(160, 120, 3, seed=3), gaussian_kernel(15, 2.0, 1.5, 0.3), 2)
+    choice = s2k.choose_family(lr, 2)
+    assert choice.family in FAMILIES
+    assert set(choice.probabilities) == set(FAMILIES)
+    assert abs(sum(choice.probabilities.values()) - 1) < 1e-9
+    assert max(choice.probabilities, key=choice.probabilities.get) == choice.family
+    for fam, k in choice.kernels.items():
+        assert k.shape == (KERNEL_SIZES[fam],) * 2 and abs(k.sum() - 1) < 1e-9
+        np.testing.assert_allclose(k, s2k.estimate_kernel(lr, 2, fam), atol=1e-12)
+    np.testing.assert_array_equal(s2k.estimate_kernel(lr, 2, "auto"), choice.kernel)
+    assert choice.family in choice.describe() and "%" in choice.describe()
+    with pytest.raises(S2KError):
+        s2k.estimate_kernel(lr, 2, "auto", weights=s2k.estimate.default_weights("gaussian"))
+    with pytest.raises(S2KError):
+        s2k.choose_family(lr, 5)
+    with pytest.raises(S2KError):
+        s2k.choose_family(lr[:4, :4], 2)
+
+
+def test_auto_tells_a_long_motion_blur_from_a_gaussian_on_a_photo():
+    """scikit-image's astronaut (a photo a dependency ships) at ×2: a long motion blur is recognised as
+    motion, a round Gaussian blur is not taken for motion."""
+    from skimage.data import astronaut
+
+    hr = astronaut().astype(np.float64)
+    blurs = {"motion": motion_kernel(23, rng=3), "gaussian": gaussian_kernel(15, 2.5, 2.5, 0.0)}
+    chosen = {name: s2k.choose_family(degrade(hr, k, 2), 2) for name, k in blurs.items()}
+    assert chosen["motion"].family == "motion"
+    assert chosen["gaussian"].family != "motion"
+
+
+def test_sr_pipeline_reports_the_chosen_family():
+    lr = degrade(textured_image(96, 80, 3, seed=6), gaussian_kernel(15, 1.5, 1.5, 0.0), 2)
+    res = s2k.super_resolve(lr, 2, family="auto")
+    assert res.kernel_estimated and res.family in FAMILIES
+    assert res.family_probabilities is not None
+    np.testing.assert_array_equal(res.kernel, s2k.choose_family(lr, 2).kernel)
+    plain = s2k.super_resolve(lr, 2, family="gaussian")
+    assert plain.family == "gaussian" and plain.family_probabilities is None
+
+
+def test_cli_estimate_and_sr_with_auto(tmp_path, capsys):
+    lr = degrade(textured_image(120, 100, 3, seed=2), gaussian_kernel(15, 2.0, 1.0, 0.5), 2)
+    write_image(tmp_path / "lr.png", lr)
+    assert main(["estimate", str(tmp_path / "lr.png"), "-s", "2", "--family", "auto",
+                 "-o", str(tmp_path / "k.npy")]) == 0
+    out = capsys.readouterr().out
+    assert "(auto:" in out
+    choice = s2k.choose_family(s2k.read_image(tmp_path / "lr.png"), 2)
+    np.testing.assert_allclose(np.load(tmp_path / "k.npy"), choice.kernel, atol=1e-12)
+    assert main(["sr", str(tmp_path / "lr.png"), "-s", "2", "--family", "auto",
+                 "-o", str(tmp_path / "sr.png")]) == 0
+    assert "(auto," in capsys.readouterr().out
+    code = main(["estimate", str(tmp_path / "lr.png"), "-s", "2", "--family", "auto", "--weights",
+                 str(s2k.estimate.default_weights("gaussian")), "-o", str(tmp_path / "k2.npy")])
+    assert code == 2 and not (tmp_path / "k2.npy").exists()
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_fit_family_classifier_tiny(tmp_path):
+    for i in range(3):
+        write_image(tmp_path / f"hr{i}.png", textured_image(64, 64, 3, seed=10 + i))
+    cfg = FamilyFitConfig(hr_dir=str(tmp_path), n=3, seed=1, scales=(2,))
+    clf = fit_family_classifier(cfg, progress=False)
+    assert clf.scales == (2,)
+    assert clf.means[2].shape == (3, len(FEATURE_NAMES))
+    assert clf.precision[2].shape == (len(FEATURE_NAMES),) * 2
+    assert clf.meta["samples_per_scale"] == {"2": 9}
+    assert 0.0 <= clf.meta["fit_accuracy"]["2"] <= 1.0
+    with pytest.raises(S2KError):
+        FamilyFitConfig(n=1)
+    with pytest.raises(S2KError):
+        fit_family_classifier(FamilyFitConfig(hr_dir=str(tmp_path / "none"), n=3), progress=False)
