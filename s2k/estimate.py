@@ -21,7 +21,7 @@ from s2k.color import as_hwc
 from s2k.degradation import check_scale
 from s2k.errors import S2KError
 from s2k.features import check_feature, feature_tiles_torch
-from s2k.kernel_fit import PARAMETRIC_FAMILIES, fit_kernel
+from s2k.kernel_fit import PARAMETRIC_FAMILIES, KernelFit, fit_kernel
 from s2k.kernels import FAMILIES, KERNEL_SIZES
 from s2k.nets import build_generator
 from s2k.nets.generator import GeneratorConfig, map_to_kernel
@@ -130,15 +130,17 @@ def finalize_kernel(
     family: str,
     resolve_flip: bool = True,
     fit_family: bool = True,
+    fitted: KernelFit | None = None,
 ) -> np.ndarray:
     """What :func:`estimate_kernel` does to the network's kernel: the flip resolution for motion kernels,
-    the nearest member of the family for Gaussian and disk kernels (each when asked)."""
+    the nearest member of the family for Gaussian and disk kernels (each when asked). ``fitted``: that
+    nearest member if the caller has already fitted ``k`` (it is not fitted again)."""
     if resolve_flip and family == "motion":
         from s2k.flip import resolve_flip as _resolve
 
         k = _resolve(image, k, scale)
     if fit_family and family in PARAMETRIC_FAMILIES:
-        k = fit_kernel(k, family).kernel
+        k = (fitted if fitted is not None else fit_kernel(k, family)).kernel
     return k
 
 

@@ -33,7 +33,7 @@ from s2k.checkpoint import read_weight_metadata
 from s2k.degradation import check_scale
 from s2k.errors import S2KError
 from s2k.io import atomic_write
-from s2k.kernel_fit import PARAMETRIC_FAMILIES, fit_kernel
+from s2k.kernel_fit import PARAMETRIC_FAMILIES, KernelFit, fit_kernel
 from s2k.kernels import FAMILIES
 
 KIND = "s2k-family-classifier"
@@ -46,14 +46,17 @@ def default_weights() -> Path:
     return Path(__file__).parent / "weights" / "family.safetensors"
 
 
-def family_features(raw_kernels: dict[str, np.ndarray]) -> np.ndarray:
-    """The six features (:data:`FEATURE_NAMES`) of the three estimators' raw kernels (before the
-    family fit and the flip resolution; the flip does not change a fit's residual)."""
-    feats = []
-    for est in FAMILIES:
-        for fam in PARAMETRIC_FAMILIES:
-            feats.append(np.log(fit_kernel(raw_kernels[est], fam).residual + _EPS))
-    return np.array(feats)
+def family_fits(raw_kernels: dict[str, np.ndarray]) -> dict[str, KernelFit]:
+    """The nearest Gaussian and disk to each estimator's raw kernel (before the family fit and the flip
+    resolution; the flip does not change a fit's residual), keyed like :data:`FEATURE_NAMES`."""
+    return {
+        f"{fam}|{est}": fit_kernel(raw_kernels[est], fam) for est in FAMILIES for fam in PARAMETRIC_FAMILIES
+    }
+
+
+def family_features(fits: dict[str, KernelFit]) -> np.ndarray:
+    """The six features (:data:`FEATURE_NAMES`): the logs of the fits' relative residuals."""
+    return np.array([np.log(fits[name].residual + _EPS) for name in FEATURE_NAMES])
 
 
 @dataclass(frozen=True)
@@ -164,7 +167,11 @@ def choose_family(
     else:
         clf = load_family_classifier(classifier)
     raw = {fam: get_estimator(fam).estimate(arr, scale) for fam in FAMILIES}
-    probs = clf.probabilities(family_features(raw), scale)
+    fits = family_fits(raw)
+    probs = clf.probabilities(family_features(fits), scale)
     family = FAMILIES[int(np.argmax(probs))]
-    kernels = {fam: finalize_kernel(arr, raw[fam], scale, fam, resolve_flip, fit_family) for fam in FAMILIES}
+    kernels = {
+        fam: finalize_kernel(arr, raw[fam], scale, fam, resolve_flip, fit_family, fits.get(f"{fam}|{fam}"))
+        for fam in FAMILIES
+    }
     return FamilyChoice(family, {f: float(p) for f, p in zip(FAMILIES, probs, strict=True)}, kernels)

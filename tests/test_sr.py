@@ -21,8 +21,10 @@ from s2k.nets.denoiser import DenoiserConfig, DenoiserNet, default_denoiser, loa
 from s2k.sr import PnPConfig, bicubic_upsample, pnp_super_resolve, pnp_torch, tiled_apply
 from s2k.sr.fft_data import (
     DataStep,
+    _times_tiled,
     block_mean,
     block_mean_half,
+    block_tile,
     p2o,
     periodic_blur_downsample,
     upsample_zeros,
@@ -101,6 +103,10 @@ def test_block_operators_are_the_aliasing_of_downsampling():
         u = torch.from_numpy(rng.random((2, 12 // s, 18 // s)))
         up = torch.fft.fft2(upsample_zeros(u, s))
         _close(up, torch.fft.fft2(u).repeat(1, s, s))
+        # the data step's fused product with the tiled LR spectrum, on an rfft2 half
+        half = torch.fft.rfft2(v)
+        lr_spec = torch.fft.fft2(u)
+        _close(_times_tiled(half, lr_spec, s), half * block_tile(lr_spec, s)[..., : 18 // 2 + 1])
 
 
 @pytest.mark.parametrize("s", [2, 3, 4])

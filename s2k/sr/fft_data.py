@@ -98,15 +98,9 @@ def block_mean_half(half: torch.Tensor, scale: int, n2: int) -> torch.Tensor:
     return full.reshape(*full.shape[:-1], scale, m2).sum(dim=-2) / scale**2
 
 
-def block_tile_half(spec: torch.Tensor, scale: int, n2: int) -> torch.Tensor:
-    """:func:`block_tile` restricted to the ``rfft2`` half: ``…×M1×M2`` → ``…×s·M1×(N2 // 2 + 1)``."""
-    n2h = n2 // 2 + 1
-    reps = [1] * (spec.ndim - 2) + [scale, -(-n2h // spec.shape[-1])]
-    return spec.repeat(*reps)[..., :n2h]
-
-
 def _times_tiled(half: torch.Tensor, lr: torch.Tensor, scale: int) -> torch.Tensor:
-    """``half · block_tile_half(lr)`` without forming the tiled tensor: the row blocks broadcast."""
+    """``half · ⇑lr`` on an ``rfft2`` half (``half · block_tile(lr)[..., :N2 // 2 + 1]``) without forming the
+    tiled tensor: the row blocks broadcast."""
     n1, n2h = half.shape[-2:]
     m1 = n1 // scale
     cols = lr.repeat(*([1] * (lr.ndim - 1)), -(-n2h // lr.shape[-1]))[..., :n2h]  # …×M1×N2h

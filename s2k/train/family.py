@@ -20,7 +20,7 @@ from tqdm import tqdm
 from s2k.data import iter_synthetic_set, list_images
 from s2k.errors import S2KError
 from s2k.estimate import get_estimator
-from s2k.family import FamilyClassifier, family_features, fit_lda
+from s2k.family import FamilyClassifier, family_features, family_fits, fit_lda
 from s2k.kernels import FAMILIES
 
 
@@ -55,7 +55,7 @@ def collect_features(
             for label, fam in enumerate(FAMILIES):
                 for item in iter_synthetic_set(config.hr_dir, fam, s, config.n, config.seed):
                     raw = {f: ests[f].estimate(item.lr, s) for f in FAMILIES}
-                    feats[s].append(family_features(raw))
+                    feats[s].append(family_features(family_fits(raw)))
                     labels[s].append(label)
                     bar.update()
     return (
