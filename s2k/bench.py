@@ -5,7 +5,8 @@ For each (family, scale): the HR images of ``hr`` (sorted, the first ``n``) are 
 convention and samplers (:func:`s2k.data.make_synthetic_set`, seed ``seed``, noise ``noise``); the LR images
 and true kernels are saved under ``out/data/<family>_x<s>/`` so the set can be shared and rerun. Then:
 
-* kernel estimators — ``s2k`` (the shipped Spectrum-to-Kernel model), ``spectral-fit`` (training-free fit
+* kernel estimators — ``s2k`` (the shipped Spectrum-to-Kernel model of the family), ``s2k-auto`` (the same
+  models not told the family: ``family="auto"``, :mod:`s2k.family`), ``spectral-fit`` (training-free fit
   of a Gaussian transfer function, :mod:`s2k.spectral_fit`; Gaussian family only), ``mean-kernel`` (the
   family's mean kernel, 2000 samples with seed 1: the no-skill floor) — scored by D_v, D_s and D_v up to
   the 180° flip (:func:`s2k.metrics.kernel_errors`);
@@ -45,7 +46,7 @@ from tqdm import tqdm
 from s2k.data import iter_synthetic_set
 from s2k.degradation import check_scale
 from s2k.errors import S2KError
-from s2k.estimate import WEIGHTS_DIR, KernelEstimator, estimate_kernel, load_estimator
+from s2k.estimate import AUTO, WEIGHTS_DIR, KernelEstimator, estimate_kernel, load_estimator
 from s2k.io import list_images, save_kernel, write_image
 from s2k.kernels import FAMILIES, sample_kernels
 from s2k.metrics import kernel_errors, psnr_y, ssim_y
@@ -55,6 +56,7 @@ from s2k.sr.bicubic import bicubic_upsample
 
 ESTIMATORS = (
     "s2k",
+    "s2k-auto",
     "abl-spectrum-map",
     "abl-spatial-map",
     "abl-spectrum-params",
@@ -139,6 +141,7 @@ def estimators_for(
     mean = sample_kernels(family, 2000, 1).mean(axis=0)
     out: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
         "s2k": lambda lr, s: estimate_kernel(lr, s, family),
+        "s2k-auto": lambda lr, s: estimate_kernel(lr, s, AUTO),  # not told the family
     }
     for name, est in (ablation or {}).items():
         if est.family == family and scale in est.scales:

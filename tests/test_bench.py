@@ -49,24 +49,26 @@ def test_bench_end_to_end_and_resume(tmp_path, capsys):
     for fam in ("gaussian", "motion"):
         for m in (
             "s2k",
+            "s2k-auto",
             "mean-kernel",
             "bicubic",
             "unaware",
             "blind-s2k",
+            "blind-s2k-auto",
             "blind-mean-kernel",
             "true-kernel",
         ):
             assert (fam, m) in methods
     assert ("gaussian", "spectral-fit") in methods and ("motion", "spectral-fit") not in methods
-    # per image: gaussian 3 estimators + 6 SR methods (bicubic, unaware, 3 blind, true); motion 2 + 5
-    assert len(rows) == 2 * (9 + 7)
+    # per image: gaussian 4 estimators + 7 SR methods (bicubic, unaware, 4 blind, true); motion 3 + 6
+    assert len(rows) == 2 * (11 + 9)
 
     def mean(fam: str, m: str) -> float:
         return float(np.mean([float(r["psnr_y"]) for r in rows if r["family"] == fam and r["method"] == m]))
 
     for fam in ("gaussian", "motion"):
         assert mean(fam, "true-kernel") >= mean(fam, "bicubic")
-    assert (out / "results.md").read_text().count("| gaussian | ×2 |") == 9
+    assert (out / "results.md").read_text().count("| gaussian | ×2 |") == 11
     assert (out / "kernels_gaussian_x2.png").is_file() and (out / "sr_motion_x2.png").is_file()
     assert (out / "data" / "gaussian_x2" / "im0.png").is_file()
     assert (out / "data" / "gaussian_x2" / "im0.npy").is_file()
