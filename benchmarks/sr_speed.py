@@ -5,6 +5,10 @@
 A 256×256 RGB LR image (the bundled sample degraded with a Gaussian kernel), the true kernel given (non-blind:
 the estimator's own time is in benchmarks/estimate_speed.py); each backend is run once to load its weights,
 then ``--repeats`` times; the median is printed. Threads: torch's default for this machine unless --threads.
+
+Blind methods (the whole pipeline, estimate included), on the same image degraded with a motion kernel:
+``blind-motion`` (``family="motion"``, the default kernel refinement) and ``blind-motion-norefine``
+(``refine=False``), e.g. ``--methods blind-motion,blind-motion-norefine --scale 2``.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import torch
 import s2k
 from s2k.degradation import degrade
 from s2k.io import read_image
-from s2k.kernels import gaussian_kernel
+from s2k.kernels import gaussian_kernel, motion_kernel_pool
 from s2k.pipeline import super_resolve
 
 SAMPLE = Path(s2k.__file__).parent / "assets" / "sample.png"
@@ -42,12 +46,17 @@ def main() -> None:
     hr = np.tile(hr, (reps, reps, 1))[: args.size * args.scale, : args.size * args.scale]
     k = gaussian_kernel(15, 2.0, 1.2, 0.4)
     lr = degrade(hr, k, args.scale)
+    lr_motion = degrade(hr, motion_kernel_pool(8, 0)[3], args.scale)
     for m in args.methods.split(","):
         backend = "sftmd" if m == "sftmd" else "pnp"
         prior = "tv" if m == "pnp-tv" else "learned"
 
-        def run(backend: str = backend, prior: str = prior) -> None:
-            super_resolve(lr, args.scale, k, backend=backend, prior=prior)
+        def run(backend: str = backend, prior: str = prior, m: str = m) -> None:
+            if m.startswith("blind-motion"):
+                refine = False if "norefine" in m else None
+                super_resolve(lr_motion, args.scale, family="motion", refine=refine)
+            else:
+                super_resolve(lr, args.scale, k, backend=backend, prior=prior)
 
         run()
         times = []

@@ -10,7 +10,10 @@ wall time of each method:
 * ``pnp-tv`` — pnp with the TV prior and the true kernel (the classical calibration baseline);
 * ``pnp`` / ``sftmd`` — non-blind with the true kernel (the upper bound of each backend);
 * ``unaware-pnp`` / ``unaware-sftmd`` — the kernel-unaware reference (the bicubic-like kernel assumed);
-* ``blind-pnp`` / ``blind-sftmd`` — blind: the kernel estimated by the shipped S2K model of the family.
+* ``blind-pnp`` / ``blind-sftmd`` — blind: the kernel estimated by the shipped S2K model of the family
+  (with :func:`s2k.super_resolve`'s default kernel refinement, :mod:`s2k.kernel_refine`; rows measured
+  before session 12 had none);
+* ``blind-pnp-norefine`` / ``blind-pnp-refine`` — blind pnp with the refinement forced off / on.
 
 Per-image rows go to ``--out`` (CSV, appended as they come, so an interrupted run keeps what it did and a
 rerun skips the rows it already has); the means per (family, scale, method) are printed at the end.
@@ -45,6 +48,8 @@ ALL_METHODS = (
     "unaware-sftmd",
     "blind-pnp",
     "blind-sftmd",
+    "blind-pnp-norefine",
+    "blind-pnp-refine",
 )
 
 
@@ -62,7 +67,8 @@ def run_method(method: str, lr: np.ndarray, scale: int, kernel: np.ndarray, fami
     else:
         k = kernel
     prior = "tv" if method == "pnp-tv" else "learned"
-    return super_resolve(lr, scale, k, family=family, backend=backend, prior=prior).image
+    refine = {"blind-pnp-norefine": False, "blind-pnp-refine": True}.get(method)
+    return super_resolve(lr, scale, k, family=family, backend=backend, prior=prior, refine=refine).image
 
 
 def main() -> None:

@@ -11,8 +11,11 @@ and true kernels are saved under ``out/data/<family>_x<s>/`` so the set can be s
   family's mean kernel, 2000 samples with seed 1: the no-skill floor) — scored by D_v, D_s and D_v up to
   the 180° flip (:func:`s2k.metrics.kernel_errors`);
 * SR (backend ``backend``, default the CPU default ``pnp``) — ``bicubic``, ``unaware`` (the backend told
-  the bicubic-like kernel), ``blind-<estimator>`` for each estimator's kernel, ``true-kernel`` (the upper
-  bound) — scored by PSNR-Y / SSIM-Y with ``s`` border pixels shaved;
+  the bicubic-like kernel), ``blind-<estimator>`` for each estimator's kernel as it is, ``true-kernel``
+  (the upper bound), and where :func:`s2k.pipeline.refines_by_default` says so (motion, pnp, ≤ ×3)
+  ``blind-s2k-refined`` (S2K's kernel refined against the LR image, :mod:`s2k.kernel_refine`: what
+  :func:`s2k.super_resolve` does by default there) — scored by PSNR-Y / SSIM-Y with ``s`` border
+  pixels shaved;
 * the wall time of every method on every image.
 
 ``methods`` (``s2k bench --methods``) restricts a run to some of these methods, e.g. only ``blind-s2k,
@@ -50,7 +53,7 @@ from s2k.estimate import AUTO, WEIGHTS_DIR, KernelEstimator, estimate_kernel, lo
 from s2k.io import list_images, save_kernel, write_image
 from s2k.kernels import FAMILIES, sample_kernels
 from s2k.metrics import kernel_errors, psnr_y, ssim_y
-from s2k.pipeline import super_resolve
+from s2k.pipeline import refines_by_default, super_resolve
 from s2k.spectral_fit import spectral_fit_kernel
 from s2k.sr.bicubic import bicubic_upsample
 
@@ -69,6 +72,7 @@ METHODS = (
     "bicubic",
     "unaware",
     *(f"blind-{e}" for e in ESTIMATORS),
+    "blind-s2k-refined",
     "true-kernel",
 )
 ABLATION_DIR = WEIGHTS_DIR / "ablation"
@@ -179,7 +183,10 @@ def run_bench(cfg: BenchConfig, progress: bool = True) -> Path:
                 ests = {
                     name: fn
                     for name, fn in estimators_for(family, s, ablation).items()
-                    if cfg.wants(name) or cfg.wants(f"blind-{name}")
+                    if cfg.wants(name)
+                    or cfg.wants(f"blind-{name}")
+                    or (name == "s2k" and refines_by_default(family, cfg.backend, s)
+                        and cfg.wants("blind-s2k-refined"))
                 }
                 items = iter_synthetic_set(cfg.hr, family, s, cfg.n, cfg.seed, noise=cfg.noise)
                 data_dir, kern_dir = out / "data" / f"{family}_x{s}", out / "kernels" / f"{family}_x{s}"
@@ -225,6 +232,15 @@ def run_bench(cfg: BenchConfig, progress: bool = True) -> Path:
                             )
                             for name, k in kernels.items()
                         },
+                        **(
+                            {
+                                "blind-s2k-refined": lambda it=it, s=s, k=kernels["s2k"]: super_resolve(
+                                    it.lr, s, k, backend=cfg.backend, refine=True
+                                ).image
+                            }
+                            if refines_by_default(family, cfg.backend, s) and "s2k" in kernels
+                            else {}
+                        ),
                         "true-kernel": lambda it=it, s=s: (
                             super_resolve(it.lr, s, it.kernel, backend=cfg.backend).image
                         ),

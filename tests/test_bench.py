@@ -60,8 +60,10 @@ def test_bench_end_to_end_and_resume(tmp_path, capsys):
         ):
             assert (fam, m) in methods
     assert ("gaussian", "spectral-fit") in methods and ("motion", "spectral-fit") not in methods
-    # per image: gaussian 4 estimators + 7 SR methods (bicubic, unaware, 4 blind, true); motion 3 + 6
-    assert len(rows) == 2 * (11 + 9)
+    assert ("motion", "blind-s2k-refined") in methods and ("gaussian", "blind-s2k-refined") not in methods
+    # per image: gaussian 4 estimators + 7 SR methods (bicubic, unaware, 4 blind, true); motion 3 + 7
+    # (3 blind, the refined one, bicubic, unaware, true)
+    assert len(rows) == 2 * (11 + 10)
 
     def mean(fam: str, m: str) -> float:
         return float(np.mean([float(r["psnr_y"]) for r in rows if r["family"] == fam and r["method"] == m]))
@@ -94,15 +96,20 @@ def test_bench_runs_the_shipped_table3_ablation_at_x3(tmp_path, capsys):
     assert "| gaussian | ×3 | abl-spectrum-params | 1 |" in (out / "results.md").read_text()
 
 
-def test_bench_runs_only_the_methods_asked_for(tmp_path, capsys):
+def _one_image_bench(tmp_path, family: str, methods: str, side: int) -> tuple[list[str], list[dict]]:
+    """Bench one crop of the sample at ×2 with only ``methods``; the arguments and the rows."""
     hr = tmp_path / "hr"
-    write_image(hr / "im0.png", read_image(SAMPLE)[40:168, 120:248])
+    write_image(hr / "im0.png", read_image(SAMPLE)[40 : 40 + side, 120 : 120 + side])
+    args = ["bench", "--hr", str(hr), "--family", family, "--scale", "2", "--out", str(tmp_path / "out"),
+            "--quiet", "--no-figures", "--methods", methods]
+    assert main(args) == 0
+    with (tmp_path / "out" / "results.csv").open() as fh:
+        return args, list(csv.DictReader(fh))
+
+
+def test_bench_runs_only_the_methods_asked_for(tmp_path):
+    args, rows = _one_image_bench(tmp_path, "gaussian", "blind-s2k,bicubic", 128)
     out = tmp_path / "out"
-    args = ["bench", "--hr", str(hr), "--family", "gaussian", "--scale", "2", "--out", str(out), "--quiet",
-            "--no-figures", "--methods", "blind-s2k,bicubic"]
-    assert main(args) == 0, capsys.readouterr().err
-    with (out / "results.csv").open() as fh:
-        rows = list(csv.DictReader(fh))
     assert sorted(r["method"] for r in rows) == ["bicubic", "blind-s2k"]
     # the estimator ran for blind-s2k (its kernel is kept) without a kernel row of its own
     assert (out / "kernels" / "gaussian_x2" / "im0_s2k.npy").is_file()
@@ -111,6 +118,12 @@ def test_bench_runs_only_the_methods_asked_for(tmp_path, capsys):
     with (out / "results.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert sorted(r["method"] for r in rows) == ["bicubic", "blind-s2k", "s2k", "true-kernel"]
+
+
+def test_bench_refined_motion_row_alone(tmp_path):
+    _, rows = _one_image_bench(tmp_path, "motion", "blind-s2k-refined", 96)
+    assert [r["method"] for r in rows] == ["blind-s2k-refined"] and float(rows[0]["psnr_y"]) > 0
+    assert (tmp_path / "out" / "kernels" / "motion_x2" / "im0_s2k.npy").is_file()  # its estimator ran
 
 
 def test_bench_bad_input(tmp_path, capsys):
