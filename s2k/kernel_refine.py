@@ -9,10 +9,10 @@ pixels; then normalised to sum 1. Only the LR pixels with the largest difference
 
 Why: a free-form (motion) estimate that is slightly wrong makes the restoration ring; the kernel that
 best explains the LR image *given* the restoration is the one the SR backend can use best, even where it is
-no closer to the true kernel pixel by pixel (D_v). Measured in ``docs/SR.md`` ("Kernel refinement"): it pays
-for motion kernels at ×2 (+0.5 dB) and a little at ×3, hardly at ×4, and is neutral to slightly harmful for
-Gaussian and disk kernels, whose family fit already constrains the estimate; so :func:`s2k.super_resolve`
-refines by default only where :func:`s2k.pipeline.refines_by_default` says.
+no closer to the true kernel pixel by pixel (D_v). Measured in ``docs/SR.md`` ("Kernel refinement"): it
+pays for motion kernels at ×2 (+0.7 dB with two rounds) and a little at ×3, hardly at ×4, and is neutral to
+slightly harmful for Gaussian and disk kernels, whose family fit already constrains the estimate; so
+:func:`s2k.super_resolve` refines by default only where :func:`s2k.pipeline.refines_by_default` says.
 """
 
 from __future__ import annotations

@@ -66,10 +66,10 @@ def super_resolve(
         noise: σ_n of the LR image's noise in 0..255 units.
         tile: LR tile side for large images (None: the backend's default, 512 for pnp, 256 for sftmd).
         refine: refine the kernel against the LR image and restore again with it
-            (:func:`s2k.kernel_refine.refine_kernel`; about 2.5× the time). None (default): where
-            :func:`refines_by_default` says (blind motion estimates with pnp up to ×3, where it was
-            measured to pay); True: any kernel, estimated or given (e.g. an approximate measured blur);
-            False: never.
+            (:func:`s2k.kernel_refine.refine_kernel`, :func:`refine_rounds` times; 2-3× the time).
+            None (default): where :func:`refines_by_default` says (blind motion estimates with pnp up
+            to ×3, where it was measured to pay); True: any kernel, estimated or given (e.g. an
+            approximate measured blur); False: never.
     """
     from s2k.sr.pnp import TV_ITERATIONS, PnPConfig, pnp_super_resolve
 
@@ -111,18 +111,26 @@ def super_resolve(
     if refine if refine is not None else (estimated and refines_by_default(fam, backend, scale)):
         from s2k.kernel_refine import refine_kernel
 
-        # The first restoration only serves the refinement: a centred crop bounds its time and memory.
+        # The restorations that serve the refinement run on a centred crop: bounded time and memory.
         part = _centre_crop(_colour(np.asarray(lr)), REFINE_CROP)
-        k_before, k = k, refine_kernel(part, restore(part, k), k, scale)
+        k_before = k
+        for _ in range(refine_rounds(scale)):
+            k = refine_kernel(part, restore(part, k), k, scale)
         return SRResult(restore(lr, k), k, estimated, fam, probs, refined=True, kernel_unrefined=k_before)
     return SRResult(restore(lr, k), k, estimated, fam, probs)
 
 
 def refines_by_default(family: str | None, backend: str, scale: int) -> bool:
     """Whether :func:`super_resolve` refines a blind estimate by default (``refine=None``): motion
-    estimates with the pnp backend up to ×3, where it was measured to pay (``docs/SR.md``: +0.5 dB at ×2,
+    estimates with the pnp backend up to ×3, where it was measured to pay (``docs/SR.md``: +0.7 dB at ×2,
     +0.1 at ×3; at ×4 +0.01 to +0.04 dB with a lower SSIM, for 2-3× the time)."""
     return family == "motion" and backend == "pnp" and scale <= 3
+
+
+def refine_rounds(scale: int) -> int:
+    """Alternations of restoration and refinement (``docs/SR.md``, held-out BSD100 img 67-98, motion:
+    ×2 +0.55 dB after one, +0.69 after two, +0.71 after three; ×3 +0.14 / +0.15 / +0.12)."""
+    return 2 if scale <= 2 else 1
 
 
 def _colour(image: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ from s2k.errors import S2KError
 from s2k.io import write_image
 from s2k.kernel_refine import RefineConfig, refine_kernel, support_offsets
 from s2k.kernels import gaussian_kernel, motion_kernel_pool
-from s2k.pipeline import refines_by_default, super_resolve
+from s2k.pipeline import refine_rounds, refines_by_default, super_resolve
 
 EXACT = RefineConfig(ridge=1e-10, threshold=0.0, dilate=0)  # every tap free, (almost) no ridge
 
@@ -101,6 +101,7 @@ def test_default_rule_motion_pnp_up_to_x3(motion_k):
     assert not refines_by_default("motion", "pnp", 4)  # measured: +0.01 to +0.04 dB, lower SSIM
     assert not refines_by_default("motion", "sftmd", 2) and not refines_by_default("gaussian", "pnp", 2)
     assert not refines_by_default(None, "pnp", 2)
+    assert [refine_rounds(s) for s in (2, 3, 4)] == [2, 1, 1]  # measured: a second round pays at ×2 only
     lr = degrade(textured_image(96, 96, 3, seed=9), motion_k, 4)
     assert not super_resolve(lr, 4, family="motion").refined
     assert super_resolve(lr, 4, family="motion", refine=True).refined
