@@ -3,11 +3,14 @@
     python benchmarks/sr_memory.py --make-lr /tmp/big_lr.png --height 3000 --width 4000 --scale 2
     python benchmarks/sr_memory.py --lr /tmp/big_lr.png --scale 2     # peak RSS of read + SR + write
     python benchmarks/sr_memory.py --equivalence                       # tiled vs untiled PSNR
+    python benchmarks/sr_memory.py --lr /tmp/big_lr.png --scale 2 --blind motion   # the blind pipeline
 
 The large LR image is the bundled sample degraded with a Gaussian kernel (s2k's degradation) and tiled
 (mirrored, so it has no seams) to the LR size, made in a separate process so its making does not count.
 The measured process reads it, super-resolves it with the same kernel and writes the SR PNG to a temporary
-folder, as `s2k sr` would. Peak RSS is the process's ru_maxrss (Linux: KiB), torch included.
+folder, as `s2k sr` would; with ``--blind F`` it estimates the kernel with the family-F model instead
+(and, for motion, refines it: the whole blind pipeline of `s2k sr --family F`). Peak RSS is the process's
+ru_maxrss (Linux: KiB), torch included.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ def main() -> None:
     p.add_argument("--equivalence", action="store_true", help="tiled vs untiled on the bundled sample")
     p.add_argument("--make-lr", help="write the large LR image here and stop")
     p.add_argument("--lr", help="the large LR image to super-resolve")
+    p.add_argument("--blind", help="estimate the kernel with this family's model instead of giving it")
     args = p.parse_args()
     k = gaussian_kernel(15, 1.6, 1.1, 0.5)
     if args.equivalence:
@@ -64,13 +68,17 @@ def main() -> None:
         return
     t = time.perf_counter()
     lr = read_image(args.lr)
-    res = super_resolve(lr, args.scale, k, backend=args.backend)
+    if args.blind:
+        res = super_resolve(lr, args.scale, family=args.blind, backend=args.backend)
+    else:
+        res = super_resolve(lr, args.scale, k, backend=args.backend)
     with tempfile.TemporaryDirectory() as tmp:
         write_image(Path(tmp) / "sr.png", res.image)
     dt = time.perf_counter() - t
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(
-        f"backend={args.backend} lr={lr.shape[1]}x{lr.shape[0]} scale={args.scale} "
+        f"backend={args.backend} blind={args.blind} refined={res.refined} lr={lr.shape[1]}x{lr.shape[0]} "
+        f"scale={args.scale} "
         f"sr={res.image.shape[1]}x{res.image.shape[0]} seconds={dt:.0f} peak_rss_mib={peak / 1024:.0f}"
     )
 
