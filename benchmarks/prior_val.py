@@ -31,10 +31,13 @@ def main() -> None:
     p.add_argument("--val-count", type=int, default=8)
     p.add_argument("--noise", type=float, default=0.0, help="LR noise σ_n, 0..255 (default 0)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--cases", default=",".join(DenoiserTrainConfig.sr_val_cases),
+                   help="family:scale problems (default the trainer's gaussian:2,gaussian:4,motion:2)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     cfg = DenoiserTrainConfig(
-        objective="sr", val_dir=args.val_dir, val_start=args.val_start, val_count=args.val_count
+        objective="sr", val_dir=args.val_dir, val_start=args.val_start, val_count=args.val_count,
+        sr_val_cases=tuple(c.strip() for c in args.cases.split(",") if c.strip()),
     )
     items = make_sr_val_set(cfg, args.noise)
     cases = list(cfg.sr_val_cases)

@@ -264,10 +264,10 @@ def cmd_sr(args: argparse.Namespace) -> None:
         if res.family_probabilities:
             fam = f"{res.family} (auto, {100 * res.family_probabilities[res.family]:.0f} %)"
         how = f"estimated {fam} kernel" if res.kernel_estimated else f"{args.kernel} kernel"
-        if res.refined:
-            how += ", refined"
         if kernel is not None and not isinstance(kernel, str):
             how = "given kernel"
+        if res.refined:
+            how += ", refined"
         msg = f"{path.name}: ×{args.scale} with the {how}, {dt:.1f} s -> {out}"
         tqdm.write(msg)
 
@@ -433,8 +433,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--tile", type=_positive_int,
                     help="LR tile side for large images (default 512 for pnp, 256 for sftmd)")
     sp.add_argument("--refine", action=argparse.BooleanOptionalAction, default=None,
-                    help="refine the kernel against the LR image and restore again (about 2.5× the "
-                    "time; default: only estimated motion kernels with pnp up to ×3, where it was measured "
+                    help="refine the kernel against the LR image and restore again (2-4× the time; "
+                    "default: only estimated motion kernels with pnp at ×2 and ×3, where it was measured "
                     "to help)")
 
     sp = add("bench", cmd_bench, "Benchmark every kernel estimator and SR method on a folder of HR images "

@@ -84,7 +84,8 @@ def refine_kernel(
 
     Returns:
         A float64 kernel of ``kernel``'s shape, >= 0, sum 1. If the image leaves no usable equations
-        (smaller than twice the border, or flat), ``kernel`` itself (normalised) is returned.
+        (smaller than twice the border, or a flat LR or SR image), ``kernel`` itself (normalised) is
+        returned.
     """
     cfg = config or RefineConfig()
     s = check_scale(scale)
@@ -113,6 +114,8 @@ def refine_kernel(
         shift = (p * width + q) * ch
         np.subtract(flat[base2 + shift], flat[base1 + shift], out=a_t[row])
     normal = a_t @ a_t.T
+    if not np.trace(normal) > 0:  # a flat SR image: nothing to fit
+        return k0
     normal[np.diag_indices_from(normal)] += cfg.ridge * np.trace(normal) / len(offs)
     chol = np.linalg.cholesky(normal)
     # min ½ wᵀNw − cᵀw, w ≥ 0  ⇔  min ‖Lᵀw − L⁻¹c‖, w ≥ 0  (N = LLᵀ)

@@ -60,6 +60,7 @@ def test_row_cap_and_flat_or_tiny_images_fall_back(motion_k):
     unit = motion_k / motion_k.sum()
     np.testing.assert_allclose(refine_kernel(flat_lr, flat_sr, motion_k, 2), unit)
     np.testing.assert_allclose(refine_kernel(lr[:10, :10], hr[:20, :20], motion_k, 2), unit)
+    np.testing.assert_allclose(refine_kernel(lr, np.full_like(hr, 90.0), motion_k, 2), unit)  # flat SR
 
 
 def test_bad_input():
@@ -122,4 +123,8 @@ def test_cli_refine_flag(tmp_path, capsys, motion_k):
     off = [str(tmp_path / "b.png"), "--no-refine", "--save-kernel", str(tmp_path / "b.npy")]
     assert main([*base, *off]) == 0
     assert "refined" not in capsys.readouterr().out
+    np.save(tmp_path / "k.npy", np.roll(motion_k, 1, axis=0))
+    given = ["--kernel", str(tmp_path / "k.npy"), "--refine", "-o", str(tmp_path / "c.png")]
+    assert main([*base[:-3], *given]) == 0
+    assert "given kernel, refined" in capsys.readouterr().out
     assert not np.allclose(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
