@@ -30,6 +30,16 @@ def as_hwc(image: np.ndarray) -> np.ndarray:
     return image
 
 
+def has_alpha(image: np.ndarray) -> bool:
+    """Whether an H×W×C image carries an alpha channel (grey + alpha or RGBA: 2 or 4 channels, alpha last)."""
+    return image.ndim == 3 and image.shape[2] in (2, 4)
+
+
+def without_alpha(image: np.ndarray) -> np.ndarray:
+    """The colour (or grey) channels of an image: a view without its alpha channel, if it has one."""
+    return image[..., :-1] if has_alpha(image) else image
+
+
 def rgb_to_y(image: np.ndarray) -> np.ndarray:
     """BT.601 luma of an image in 0..255 units, as float64 in [16, 235].
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from s2k.color import without_alpha
 from s2k.degradation import check_scale
 from s2k.errors import S2KError
 from s2k.estimate import AUTO, estimate_kernel
@@ -112,7 +113,7 @@ def super_resolve(
         from s2k.kernel_refine import refine_kernel
 
         # The restorations that serve the refinement run on a centred crop: bounded time and memory.
-        part = _centre_crop(_colour(np.asarray(lr)), REFINE_CROP)
+        part = _centre_crop(without_alpha(np.asarray(lr)), REFINE_CROP)
         k_before = k
         for _ in range(refine_rounds(scale)):
             k = refine_kernel(part, restore(part, k), k, scale)
@@ -131,11 +132,6 @@ def refine_rounds(scale: int) -> int:
     """Alternations of restoration and refinement (``docs/SR.md``, held-out BSD100 img 67-98, motion:
     ×2 +0.55 dB after one, +0.69 after two, +0.71 after three; ×3 +0.14 / +0.15 / +0.12)."""
     return 2 if scale <= 2 else 1
-
-
-def _colour(image: np.ndarray) -> np.ndarray:
-    """The colour (or grey) channels of an image: an alpha channel (2 or 4 channels) is left out."""
-    return image[..., :-1] if image.ndim == 3 and image.shape[2] in (2, 4) else image
 
 
 def _centre_crop(image: np.ndarray, side: int) -> np.ndarray:

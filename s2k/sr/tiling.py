@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from s2k.color import as_hwc
+from s2k.color import as_hwc, has_alpha, without_alpha
 from s2k.degradation import check_scale
 from s2k.errors import S2KError
 
@@ -114,14 +114,14 @@ def apply_sr(
         raise S2KError(f"expected 1 to 4 channels, got {im.shape[2]}")
     if not np.all(np.isfinite(im)):
         raise S2KError("the LR image contains NaN or infinite values")
-    has_alpha = im.shape[2] in (2, 4)
-    colour = im[:, :, :-1] if has_alpha else im
+    alpha = has_alpha(im)
+    colour = without_alpha(im)
     if tile and max(colour.shape[:2]) > tile:
         sr = tiled_apply(fn, colour, scale, tile, overlap)
     else:
         sr = fn(colour)
     sr = np.clip(sr, 0.0, 255.0, out=sr if sr.flags.writeable else None)
-    if has_alpha:
+    if alpha:
         sr = np.concatenate([sr, bicubic_upsample(im[:, :, -1], scale)[:, :, None]], axis=2)
     sr = np.ascontiguousarray(sr)
     return sr[:, :, 0] if arr.ndim == 2 else sr
