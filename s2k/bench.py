@@ -180,13 +180,13 @@ def run_bench(cfg: BenchConfig, progress: bool = True) -> Path:
         total = len(list_images(cfg.hr)[: cfg.n])
         for family in cfg.families:
             for s in cfg.scales:
+                refined_row = refines_by_default(family, cfg.backend, s)  # blind-s2k-refined applies here
                 ests = {
                     name: fn
                     for name, fn in estimators_for(family, s, ablation).items()
                     if cfg.wants(name)
                     or cfg.wants(f"blind-{name}")
-                    or (name == "s2k" and refines_by_default(family, cfg.backend, s)
-                        and cfg.wants("blind-s2k-refined"))
+                    or (name == "s2k" and refined_row and cfg.wants("blind-s2k-refined"))
                 }
                 items = iter_synthetic_set(cfg.hr, family, s, cfg.n, cfg.seed, noise=cfg.noise)
                 data_dir, kern_dir = out / "data" / f"{family}_x{s}", out / "kernels" / f"{family}_x{s}"
@@ -238,7 +238,7 @@ def run_bench(cfg: BenchConfig, progress: bool = True) -> Path:
                                     it.lr, s, k, backend=cfg.backend, refine=True
                                 ).image
                             }
-                            if refines_by_default(family, cfg.backend, s) and "s2k" in kernels
+                            if refined_row and "s2k" in kernels
                             else {}
                         ),
                         "true-kernel": lambda it=it, s=s: (

@@ -67,7 +67,7 @@ def super_resolve(
         noise: σ_n of the LR image's noise in 0..255 units.
         tile: LR tile side for large images (None: the backend's default, 512 for pnp, 256 for sftmd).
         refine: refine the kernel against the LR image and restore again with it
-            (:func:`s2k.kernel_refine.refine_kernel`, :func:`refine_rounds` times; 2-3× the time).
+            (:func:`s2k.kernel_refine.refine_kernel`, :func:`refine_rounds` times; 2-4× the time).
             None (default): where :func:`refines_by_default` says (blind motion estimates with pnp up
             to ×3, where it was measured to pay); True: any kernel, estimated or given (e.g. an
             approximate measured blur); False: never.
