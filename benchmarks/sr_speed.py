@@ -8,7 +8,8 @@ then ``--repeats`` times; the median is printed. Threads: torch's default for th
 
 Blind methods (the whole pipeline, estimate included), on the same image degraded with a motion kernel:
 ``blind-motion`` (``family="motion"``, the default kernel refinement) and ``blind-motion-norefine``
-(``refine=False``), e.g. ``--methods blind-motion,blind-motion-norefine --scale 2``.
+(``refine=False``), e.g. ``--methods blind-motion,blind-motion-norefine --scale 2``. ``--prior W`` times
+the ``pnp`` method with a denoiser weight file of one's own instead of the shipped prior.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--methods", default="pnp,pnp-tv,sftmd")
+    p.add_argument("--prior", default="learned", help="denoiser weight file for the pnp method")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -49,7 +51,7 @@ def main() -> None:
     lr_motion = degrade(hr, motion_kernel_pool(8, 0)[3], args.scale)
     for m in args.methods.split(","):
         backend = "sftmd" if m == "sftmd" else "pnp"
-        prior = "tv" if m == "pnp-tv" else "learned"
+        prior = "tv" if m == "pnp-tv" else args.prior if m == "pnp" else "learned"
 
         def run(backend: str = backend, prior: str = prior, m: str = m) -> None:
             if m.startswith("blind-motion"):
@@ -72,7 +74,7 @@ def main() -> None:
         )
     print(
         f"# {platform.machine()}, {platform.processor() or 'cpu'}, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads"
+        f"{torch.get_num_threads()} threads, pnp prior {args.prior}"
     )
 
 

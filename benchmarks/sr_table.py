@@ -15,6 +15,9 @@ wall time of each method:
   before session 12 had none);
 * ``blind-pnp-norefine`` / ``blind-pnp-refine`` — blind pnp with the refinement forced off / on.
 
+``--prior FILE`` runs every learned-prior pnp method with that denoiser weight file instead of the shipped
+one (a prior of one's own, or a candidate; keep its rows in their own ``--out``).
+
 Per-image rows go to ``--out`` (CSV, appended as they come, so an interrupted run keeps what it did and a
 rerun skips the rows it already has); the means per (family, scale, method) are printed at the end.
 
@@ -53,8 +56,10 @@ ALL_METHODS = (
 )
 
 
-def run_method(method: str, lr: np.ndarray, scale: int, kernel: np.ndarray, family: str) -> np.ndarray:
-    """The SR image of one method (module docstring)."""
+def run_method(
+    method: str, lr: np.ndarray, scale: int, kernel: np.ndarray, family: str, learned: str = "learned"
+) -> np.ndarray:
+    """The SR image of one method (module docstring); ``learned``: the learned prior (or a weight file)."""
     if method == "bicubic":
         return bicubic_upsample(lr, scale)
     if method == "bicubic-resize":
@@ -66,7 +71,7 @@ def run_method(method: str, lr: np.ndarray, scale: int, kernel: np.ndarray, fami
         k = None
     else:
         k = kernel
-    prior = "tv" if method == "pnp-tv" else "learned"
+    prior = "tv" if method == "pnp-tv" else "learned" if backend == "sftmd" else learned
     refine = {"blind-pnp-norefine": False, "blind-pnp-refine": True}.get(method)
     return super_resolve(lr, scale, k, family=family, backend=backend, prior=prior, refine=refine).image
 
@@ -85,6 +90,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", required=True, help="per-image CSV (appended; existing rows are skipped)")
+    p.add_argument("--prior", default="learned", help="denoiser weight file for the learned-prior methods")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     methods = args.methods.split(",")
@@ -108,7 +114,7 @@ def main() -> None:
                         if (family, str(s), m, it.name) in done:
                             continue
                         t = time.perf_counter()
-                        sr = run_method(m, it.lr, s, it.kernel, family)
+                        sr = run_method(m, it.lr, s, it.kernel, family, args.prior)
                         dt = time.perf_counter() - t
                         w.writerow(
                             {
@@ -125,7 +131,7 @@ def main() -> None:
                         fh.flush()
                 print(f"{family} ×{s} done", flush=True)
     summarise(out)
-    print(f"# {platform.machine()}, torch {torch.__version__}, {args.threads} threads")
+    print(f"# {platform.machine()}, torch {torch.__version__}, {args.threads} threads, prior {args.prior}")
 
 
 def summarise(path: Path) -> None:

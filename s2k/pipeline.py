@@ -2,7 +2,8 @@
 
 :func:`super_resolve` is the one entry point behind ``s2k sr``. Backends: ``pnp`` (plug-and-play HQS,
 :mod:`s2k.sr.pnp`; any kernel, any integer scale) with the learned denoiser prior (``prior="learned"``,
-shipped weights) or the classical TV prior (``prior="tv"``, no weights); ``sftmd`` (the paper's
+shipped weights), a prior of one's own (``prior="path/to/denoiser.safetensors"``, trained with ``s2k train
+denoiser`` and exported) or the classical TV prior (``prior="tv"``, no weights); ``sftmd`` (the paper's
 kernel-conditioned network, :mod:`s2k.sr.sftmd`; shipped weights, scales 2-4, noise-free images).
 
 ``kernel="bicubic"`` runs the kernel-unaware reference: the backend told the blur is the bicubic-like
@@ -12,7 +13,9 @@ real blur was.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -24,7 +27,7 @@ from s2k.kernels import bicubic_like_kernel, validate_kernel
 
 BACKENDS = ("pnp", "sftmd")
 REFINE_CROP = 256  # LR side of the crop the kernel refinement restores first (s2k.kernel_refine)
-PRIORS = ("learned", "tv")
+PRIORS = ("learned", "tv")  # or the path of a denoiser weight file
 
 
 @dataclass
@@ -48,7 +51,7 @@ def super_resolve(
     *,
     family: str = "gaussian",
     backend: str = "pnp",
-    prior: str = "learned",
+    prior: str | Path = "learned",
     noise: float = 0.0,
     tile: int | None = None,
     refine: bool | None = None,
@@ -63,7 +66,8 @@ def super_resolve(
         family: kernel family for the estimator (``gaussian``, ``motion``, ``disk``), or ``auto`` to let
             :func:`s2k.choose_family` choose it (the result's ``family`` and ``family_probabilities``).
         backend: ``pnp`` or ``sftmd``.
-        prior: pnp prior, ``learned`` (shipped denoiser) or ``tv``.
+        prior: pnp prior: ``learned`` (the shipped denoiser), ``tv``, or the path of a denoiser weight file
+            (``kind = "s2k-denoiser"``, e.g. exported from ``s2k train denoiser``).
         noise: σ_n of the LR image's noise in 0..255 units.
         tile: LR tile side for large images (None: the backend's default, 512 for pnp, 256 for sftmd).
         refine: refine the kernel against the LR image and restore again with it
@@ -77,8 +81,9 @@ def super_resolve(
     scale = check_scale(scale)
     if backend not in BACKENDS:
         raise S2KError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
-    if prior not in PRIORS:
-        raise S2KError(f"unknown prior {prior!r}; choose from {', '.join(PRIORS)}")
+    if backend == "sftmd" and str(prior) != "learned":
+        raise S2KError("a prior other than the shipped one applies to the pnp backend only")
+    net = None if str(prior) in PRIORS else _prior_file(prior)
     estimated = kernel is None
     fam, probs = None, None
     if isinstance(kernel, str):
@@ -105,9 +110,9 @@ def super_resolve(
             cfg = replace(cfg, tile=tile)
         if prior == "tv":
             cfg = replace(cfg, iterations=TV_ITERATIONS)
+        denoiser = "tv" if prior == "tv" else net
 
         def restore(image: np.ndarray, kern: np.ndarray) -> np.ndarray:
-            denoiser = "tv" if prior == "tv" else None
             return pnp_super_resolve(image, kern, scale, noise=noise, denoiser=denoiser, config=cfg)
     if refine if refine is not None else (estimated and refines_by_default(fam, backend, scale)):
         from s2k.kernel_refine import refine_kernel
@@ -119,6 +124,28 @@ def super_resolve(
             k = refine_kernel(part, restore(part, k), k, scale)
         return SRResult(restore(lr, k), k, estimated, fam, probs, refined=True, kernel_unrefined=k_before)
     return SRResult(restore(lr, k), k, estimated, fam, probs)
+
+
+def _prior_file(path: str | Path) -> object:
+    """The denoiser in a weight file given as ``prior`` (loaded once per file version)."""
+    p = Path(path)
+    if not p.is_file():
+        raise S2KError(
+            f"unknown prior {str(path)!r}: choose {' or '.join(PRIORS)}, or give a denoiser weight file"
+        )
+    from s2k.checkpoint import read_metadata
+
+    if read_metadata(p).get("kind") == "s2k-denoiser-run":
+        raise S2KError(f"{path}: a training checkpoint; export it first (s2k train export {path} -o W)")
+    st = p.stat()
+    return _load_prior(str(p.resolve()), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_prior(path: str, mtime_ns: int, size: int) -> object:
+    from s2k.nets.denoiser import load_denoiser
+
+    return load_denoiser(path)
 
 
 def refines_by_default(family: str | None, backend: str, scale: int) -> bool:

@@ -1,6 +1,8 @@
-"""`s2k sr`: non-blind with the TV prior (no weights needed), folders, bad input."""
+"""`s2k sr`: non-blind with the TV prior (no weights needed) or a prior of one's own, folders, bad input."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 from conftest import textured_image
@@ -78,3 +80,49 @@ def test_sr_bad_input(tmp_path, capsys):
         err = capsys.readouterr().err
         assert code == 2 and len(err.strip().splitlines()) == 1
         assert not (tmp_path / "sr.png").exists()
+
+
+def _own_prior(path) -> None:
+    """A small trained-looking denoiser weight file, as `s2k train denoiser` exports one."""
+    import torch
+
+    from s2k.checkpoint import save_checkpoint
+    from s2k.nets.denoiser import DenoiserConfig, DenoiserNet
+
+    cfg = DenoiserConfig(widths=(8, 16), blocks=(0, 1))
+    torch.manual_seed(3)
+    net = DenoiserNet(cfg)
+    torch.nn.init.normal_(net.tail.weight, std=0.02)  # not the identity
+    save_checkpoint(path, {"net": net}, None, {"kind": "s2k-denoiser", "denoiser": cfg.to_dict()})
+
+
+def test_sr_with_a_prior_of_ones_own(tmp_path, capsys):
+    from s2k.pipeline import super_resolve
+    from s2k.sr.pnp import pnp_super_resolve
+
+    lr = degrade(textured_image(48, 40, 3, seed=4), gaussian_kernel(15, 1.4, 1.0, 0.3), 2)
+    k = gaussian_kernel(15, 1.4, 1.0, 0.3)
+    write_image(tmp_path / "lr.png", lr)
+    np.save(tmp_path / "k.npy", k)
+    _own_prior(tmp_path / "mine.safetensors")
+    argv = ["sr", str(tmp_path / "lr.png"), "-s", "2", "--kernel", str(tmp_path / "k.npy")]
+    code = main([*argv, "--prior", str(tmp_path / "mine.safetensors"), "-o", str(tmp_path / "sr.png")])
+    assert code == 0, capsys.readouterr().err
+    lr8 = read_image(tmp_path / "lr.png")
+    direct = pnp_super_resolve(lr8, k, 2, denoiser=str(tmp_path / "mine.safetensors"))
+    api = super_resolve(lr8, 2, k, prior=tmp_path / "mine.safetensors").image
+    np.testing.assert_allclose(api, direct, atol=1e-4)
+    assert np.abs(read_image(tmp_path / "sr.png") - np.clip(np.round(api), 0, 255)).max() <= 1
+    shipped = super_resolve(lr8, 2, k).image
+    assert np.abs(shipped - api).max() > 1  # the file's network ran, not the shipped one
+    # a missing file, a weight file of another kind, a prior for sftmd: one-line errors, no output
+    other = Path(__file__).resolve().parents[1] / "s2k" / "weights" / "estimator-disk.safetensors"
+    for extra in (
+        ["--prior", str(tmp_path / "none.safetensors")],
+        ["--prior", str(other)],
+        ["--prior", "tv", "--backend", "sftmd"],
+    ):
+        code = main([*argv, *extra, "-o", str(tmp_path / "bad.png")])
+        err = capsys.readouterr().err
+        assert code == 2 and len(err.strip().splitlines()) == 1, err
+        assert not (tmp_path / "bad.png").exists()
