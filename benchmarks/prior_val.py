@@ -31,6 +31,8 @@ def main() -> None:
     p.add_argument("--val-count", type=int, default=8)
     p.add_argument("--noise", type=float, default=0.0, help="LR noise σ_n, 0..255 (default 0)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--iterations", type=int, default=PnPConfig.iterations,
+                   help="HQS rounds for the learned priors (default 8, what they were trained with)")
     p.add_argument("--cases", default=",".join(DenoiserTrainConfig.sr_val_cases),
                    help="family:scale problems (default the trainer's gaussian:2,gaussian:4,motion:2)")
     args = p.parse_args()
@@ -49,14 +51,15 @@ def main() -> None:
             if prior == "bicubic":
                 sr = bicubic_upsample(it.lr, it.scale)
             else:
-                config = PnPConfig(iterations=TV_ITERATIONS) if prior == "tv" else PnPConfig()
+                config = PnPConfig(iterations=TV_ITERATIONS if prior == "tv" else args.iterations)
                 sr = pnp_super_resolve(it.lr, it.kernel, it.scale, args.noise, denoiser=prior, config=config)
             sr = np.round(np.clip(sr, 0, 255))
             scores[it.case].append(psnr_y(it.hr, sr, shave=it.scale))
         means = [float(np.mean(scores[c])) for c in cases]
         print(f"| {prior} | " + " | ".join(f"{m:.2f}" for m in means) + f" | {np.mean(means):.2f} |")
     n = len(items) // len(cases)
-    print(f"# {n} images, noise {args.noise}, {platform.machine()}, torch {torch.__version__}")
+    print(f"# {n} images, noise {args.noise}, {args.iterations} HQS rounds for learned priors, "
+          f"{platform.machine()}, torch {torch.__version__}")
 
 
 if __name__ == "__main__":

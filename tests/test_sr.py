@@ -17,7 +17,7 @@ from s2k.errors import S2KError
 from s2k.io import write_image
 from s2k.kernels import gaussian_kernel, isotropic_gaussian_kernel, sample_kernel
 from s2k.metrics import psnr_y
-from s2k.nets.denoiser import DenoiserConfig, DenoiserNet, default_denoiser, load_denoiser
+from s2k.nets.denoiser import DenoiserConfig, DenoiserNet, default_denoiser, grow_denoiser, load_denoiser
 from s2k.sr import PnPConfig, bicubic_upsample, pnp_super_resolve, pnp_torch, tiled_apply
 from s2k.sr.fft_data import (
     DataStep,
@@ -33,6 +33,7 @@ from s2k.sr.pnp import seam_pad
 from s2k.train.denoiser import (
     DenoiserTrainConfig,
     export_denoiser,
+    init_denoiser,
     make_denoiser_batch,
     make_sr_batch,
     scaled,
@@ -287,6 +288,56 @@ def test_denoiser_shapes_and_residual_form():
         config=PnPConfig(iterations=2),
     )
     assert sr.shape == (32, 40, 3)
+
+
+def test_grow_denoiser_keeps_the_function_and_every_weight_trains():
+    torch.manual_seed(0)
+    net = DenoiserNet(TINY)
+    torch.nn.init.normal_(net.tail.weight, std=0.1)
+    x, sig = torch.rand(2, 3, 32, 48), torch.tensor([0.05, 0.2])  # sides multiples of every factor below
+    for widths, blocks in [((8, 16), (1, 2)), ((8, 16, 32), (0, 1, 1)), ((8, 16, 32, 32), (2, 1, 2, 1))]:
+        grown = grow_denoiser(net, DenoiserConfig(channels=3, unshuffle=2, widths=widths, blocks=blocks))
+        with torch.no_grad():
+            _close(grown(x, sig), net(x, sig), atol=1e-6)
+        opt = torch.optim.SGD(grown.parameters(), lr=0.1)
+        for _ in range(2):  # zero-started weights get gradients at once, the parts they gate next
+            opt.zero_grad()
+            (grown(x, sig) - x * 0.5).square().mean().backward()
+            opt.step()
+        still = [n for n, p in grown.named_parameters() if p.grad is None or not p.grad.abs().sum()]
+        assert not still, (widths, blocks, still)
+    with pytest.raises(ValueError):
+        grow_denoiser(net, DenoiserConfig(widths=(16, 16), blocks=(0, 1)))  # widths differ
+    with pytest.raises(ValueError):
+        grow_denoiser(net, DenoiserConfig(widths=(8, 16, 32), blocks=(0, 0, 1)))  # fewer blocks
+    with pytest.raises(ValueError):
+        grow_denoiser(net, DenoiserConfig(unshuffle=1, widths=(8, 16), blocks=(0, 1)))
+
+
+def test_training_can_start_from_a_smaller_network_grown(tmp_path):
+    from s2k.checkpoint import save_checkpoint
+    from s2k.nets.denoiser import RoundDenoisers
+
+    torch.manual_seed(1)
+    small = DenoiserNet(TINY)
+    torch.nn.init.normal_(small.tail.weight, std=0.1)
+    save_checkpoint(tmp_path / "small.safetensors", {"net": small}, None,
+                    {"kind": "s2k-denoiser", "denoiser": TINY.to_dict()})
+    big_cfg = DenoiserConfig(channels=3, unshuffle=2, widths=(8, 16, 32), blocks=(0, 2, 1))
+    big = DenoiserNet(big_cfg)
+    init_denoiser(big, tmp_path / "small.safetensors", grow=True)
+    x, sig = torch.rand(1, 3, 32, 40), torch.tensor([0.1])
+    with torch.no_grad():
+        _close(big(x, sig), small(x, sig), atol=1e-6)
+    with pytest.raises(S2KError):  # without grow the shapes differ
+        init_denoiser(DenoiserNet(big_cfg), tmp_path / "small.safetensors")
+    other = DenoiserConfig(channels=3, unshuffle=2, widths=(16, 32), blocks=(0, 1))
+    with pytest.raises(S2KError):  # widths that do not extend the file's: nothing to grow into
+        init_denoiser(DenoiserNet(other), tmp_path / "small.safetensors", grow=True)
+    with pytest.raises(S2KError):
+        init_denoiser(RoundDenoisers(big_cfg, 2), tmp_path / "small.safetensors", grow=True)
+    with pytest.raises(S2KError):
+        DenoiserTrainConfig(grow=True)  # grow needs init
 
 
 def _tiny_run_config(tmp_path, train_shape, val_shape, seed, **fields) -> DenoiserTrainConfig:
@@ -557,7 +608,7 @@ def test_untied_rounds_start_from_a_shared_prior_and_train_apart(tmp_path):
         {"rounds": 3},  # neither 1 nor sr_iterations (4)
         {"rounds": 4, "objective": "denoise"},
         {"objective": "deblur"},
-        {"patch_size": 40},  # not a multiple of 4 × the network's factor 4
+        {"patch_size": 42},  # not a multiple of the network's factor 4
         {"sr_val_cases": ("gaussian",)},
         {"sr_val_cases": ("box:2",)},
         {"sr_families": ("box",)},
@@ -571,6 +622,8 @@ def test_sr_objective_bad_config(tmp_path, kw):
 
 def test_objective_picks_its_default_sizes():
     sr = DenoiserTrainConfig(objective="sr")
-    assert (sr.patch_size, sr.val_crop) == (96, 192)  # multiples of 8 × 2, 3 and 4
+    assert (sr.patch_size, sr.val_crop) == (96, 192)  # multiples of 8, 2, 3 and 4
+    deeper = DenoiserTrainConfig(objective="sr", widths=(16, 32, 64, 128), blocks=(0, 1, 1, 1))
+    assert deeper.patch_size == 96  # factor 16: HR 96 = 16 × 6 holds whole LR pixels at ×2, ×3, ×4
     plain = DenoiserTrainConfig()
     assert (plain.patch_size, plain.val_crop) == (64, 128)

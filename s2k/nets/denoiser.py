@@ -194,6 +194,64 @@ def build_denoiser(config: DenoiserConfig, rounds: int = 1) -> DenoiserNet | Rou
     return DenoiserNet(config) if rounds == 1 else RoundDenoisers(config, rounds)
 
 
+def _identity_block(width: int) -> ResBlock:
+    """A residual block that starts as the identity (its second convolution is zero) and can still learn."""
+    block = ResBlock(width)
+    nn.init.zeros_(block.conv2.weight)
+    return block
+
+
+def grow_denoiser(net: DenoiserNet, config: DenoiserConfig) -> DenoiserNet:
+    """A larger :class:`DenoiserNet` that computes exactly what ``net`` computes, to fine-tune from.
+
+    ``config`` may add levels below the last one (``widths`` must start with ``net``'s widths) and residual
+    blocks on any level (``blocks[l]`` >= ``net``'s count there; the old bottleneck level needs at least its
+    old count, since its blocks become that level's encoder blocks). Grown parts start so that they change
+    nothing: a new decoder block's second convolution and a new level's up-convolution are zero, while the
+    parts feeding them keep PyTorch's random initialisation, so every new weight receives gradients. The
+    old bottleneck's blocks become the encoder blocks of their level, identity blocks its decoder blocks.
+    """
+    old = net.config
+    n_old = len(old.widths)
+    if config.channels != old.channels or config.unshuffle != old.unshuffle:
+        raise ValueError("growing keeps the channels and the unshuffle factor")
+    if config.widths[:n_old] != old.widths:
+        raise ValueError(f"widths {config.widths} do not start with the grown network's {old.widths}")
+    if any(nb < ob for nb, ob in zip(config.blocks, old.blocks, strict=False)):
+        raise ValueError(f"blocks {config.blocks} are fewer than the grown network's {old.blocks}")
+    new = DenoiserNet(config)
+    new.head.load_state_dict(net.head.state_dict())
+    new.tail.load_state_dict(net.tail.state_dict())
+
+    def extended(blocks: list[ResBlock], width: int, count: int) -> nn.Sequential:
+        return nn.Sequential(
+            *(copy_block(b) for b in blocks), *(_identity_block(width) for _ in range(count - len(blocks)))
+        )
+
+    last = n_old - 1
+    for lvl in range(last):  # old encoder/decoder levels: copies, identity blocks after
+        width, nb = config.widths[lvl], config.blocks[lvl]
+        new.enc[lvl] = extended(list(net.enc[lvl]), width, nb)
+        new.dec[lvl] = extended(list(net.dec[lvl]), width, nb)
+        new.down[lvl].load_state_dict(net.down[lvl].state_dict())
+        new.up[lvl].load_state_dict(net.up[lvl].state_dict())
+    width, nb = config.widths[last], config.blocks[last]
+    if len(config.widths) > n_old:  # the old bottleneck becomes an encoder level; new levels below it
+        new.enc[last] = extended(list(net.mid), width, nb)
+        new.dec[last] = extended([], width, nb)
+        nn.init.zeros_(new.up[last].weight)  # whatever the new levels compute enters through zero at first
+    else:
+        new.mid = extended(list(net.mid), width, nb)
+    return new
+
+
+def copy_block(block: ResBlock) -> ResBlock:
+    """A copy of a residual block (same weights)."""
+    out = ResBlock(block.conv1.weight.shape[0])
+    out.load_state_dict(block.state_dict())
+    return out
+
+
 def multiply_adds_per_pixel(config: DenoiserConfig) -> float:
     """Multiply-adds per input pixel of one forward pass (convolutions only)."""
     r = config.unshuffle
@@ -205,7 +263,6 @@ def multiply_adds_per_pixel(config: DenoiserConfig) -> float:
     for lvl in range(len(w) - 1):
         total += 2 * 4 * w[lvl] * w[lvl + 1] / (r * 2 ** (lvl + 1)) ** 2
     return total
-
 
 
 def load_denoiser(path: str | Path, device: str = "cpu") -> DenoiserNet | RoundDenoisers:

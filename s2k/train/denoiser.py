@@ -19,6 +19,9 @@ the L1 distance of the loop's output to the HR crop. The network stays a σ-cond
 denoiser, so it still runs in every PnP round at inference. ``rounds`` = ``sr_iterations`` (> 1) trains
 one network per round instead of one shared by all (:class:`s2k.nets.denoiser.RoundDenoisers`, untied
 weights: the same cost per round); ``init`` may then be a shared network, copied into every round.
+``grow`` (with ``init``): the file holds a smaller shared network (fewer levels or blocks), grown into the
+configured one so that training starts from exactly what it computed
+(:func:`s2k.nets.denoiser.grow_denoiser`).
 
 Validation: the first ``val_count`` images of ``val_dir`` (sorted; default BSD100), centre crops of
 ``val_crop`` pixels, each with fixed noise (``numpy.random.default_rng([val_seed, round(σ)])``) at every
@@ -65,6 +68,7 @@ from s2k.nets.denoiser import (
     RoundDenoisers,
     build_denoiser,
     default_denoiser,
+    grow_denoiser,
     load_denoiser,
 )
 from s2k.sr.fft_data import p2o, periodic_blur_downsample
@@ -99,6 +103,7 @@ class DenoiserTrainConfig:
 
     objective: str = "denoise"  # or "sr": train through the unrolled PnP loop (module docstring)
     init: str = ""  # start from these weights (shipped denoiser file or run checkpoint)
+    grow: bool = False  # init holds a smaller shared network: grow it into this one (grow_denoiser)
     train_dirs: tuple[str, ...] = DEFAULT_TRAIN_DIRS
     val_dir: str = DEFAULT_VAL_DIR  # "" disables validation
     val_start: int = 0  # first validation image (sorted order)
@@ -145,6 +150,8 @@ class DenoiserTrainConfig:
             raise S2KError(f"need 0 <= sigma_min <= sigma_max, got {self.sigma_min}, {self.sigma_max}")
         if self.iterations < 1 or self.batch_size < 1:
             raise S2KError("iterations and batch_size must be >= 1")
+        if self.grow and not self.init:
+            raise S2KError("grow needs init (the smaller network to grow)")
         if self.objective not in ("denoise", "sr"):
             raise S2KError(f"objective must be denoise or sr, got {self.objective!r}")
         sr = self.objective == "sr"
@@ -160,9 +167,11 @@ class DenoiserTrainConfig:
             if bad or not self.sr_families or not self.sr_scales:
                 raise S2KError(f"sr_families must be some of {', '.join(FAMILIES)}, sr_scales not empty")
             for n in (self.patch_size, self.val_crop):
-                if any(sc < 1 or n % (sc * factor) for sc in self.sr_scales):
+                # HR sides: whole LR pixels at every scale, and the network's factor (periodic, unpadded)
+                if any(sc < 1 or n % math.lcm(sc, factor) for sc in self.sr_scales):
                     raise S2KError(
-                        f"patch_size and val_crop must be multiples of {factor} × every scale (objective sr)"
+                        f"patch_size and val_crop must be multiples of {factor} and of every scale "
+                        "(objective sr)"
                     )
             for case in self.sr_val_cases:
                 parse_case(case)
@@ -337,11 +346,16 @@ def validate_sr(
     return res
 
 
-def init_denoiser(net: DenoiserNet | RoundDenoisers, path: str | Path) -> None:
+def init_denoiser(net: DenoiserNet | RoundDenoisers, path: str | Path, grow: bool = False) -> None:
     """Load a denoiser's weights from a shipped file or a run checkpoint (fine-tuning start); a shared
     network may start every round of a :class:`RoundDenoisers`. Raises S2KError when the file holds
-    another network (other shape, or another number of rounds)."""
+    another network (other shape, or another number of rounds). ``grow``: the file holds a smaller shared
+    network (fewer levels or blocks), grown into ``net`` so that it starts computing exactly the same
+    (:func:`s2k.nets.denoiser.grow_denoiser`)."""
 
+    if grow:
+        _grow_into(net, path)
+        return
     own = net.rounds if isinstance(net, RoundDenoisers) else 1
     meta = read_metadata(path)
     run = meta.get("kind") == "s2k-denoiser-run"
@@ -364,6 +378,28 @@ def init_denoiser(net: DenoiserNet | RoundDenoisers, path: str | Path) -> None:
         net.load_shared(shared)
     else:
         load_checkpoint(path, {"net": net}, strict=True)
+
+
+def _grow_into(net: DenoiserNet | RoundDenoisers, path: str | Path) -> None:
+    if isinstance(net, RoundDenoisers):
+        raise S2KError("grow starts one shared network (rounds = 1)")
+    meta = read_metadata(path)
+    if meta.get("kind") == "s2k-denoiser-run":
+        run = config_from_dict(meta["config"])
+        small, rounds = run.denoiser_config(), run.rounds
+    elif meta.get("kind") == "s2k-denoiser":
+        small, rounds = DenoiserConfig.from_dict(meta["denoiser"]), int(meta.get("rounds", 1))
+    else:
+        raise S2KError(f"{path}: not a denoiser weight file or run checkpoint")
+    if rounds != 1:
+        raise S2KError(f"{path}: one network per round; grow starts from a shared network")
+    source = DenoiserNet(small)
+    load_checkpoint(path, {"net": source}, strict=True)
+    try:
+        grown = grow_denoiser(source, net.config)
+    except ValueError as exc:
+        raise S2KError(f"{path}: cannot grow its network {small} into {net.config}: {exc}") from None
+    net.load_state_dict(grown.state_dict())
 
 
 @dataclass
@@ -422,7 +458,7 @@ def train_denoiser(
     if resume and last.exists():
         start = rec.resume()
     elif cfg.init:
-        init_denoiser(net, cfg.init)
+        init_denoiser(net, cfg.init, cfg.grow)
     plain = net
     model: torch.nn.Module = net
     if world > 1:
