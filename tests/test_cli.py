@@ -78,6 +78,13 @@ def test_spectrum_and_demo(tmp_path, hr_png, capsys):
         assert (tmp_path / "demo" / name).is_file()
     hr = read_image(hr_png)
     assert read_image(tmp_path / "demo" / "sr.png").shape == (hr.shape[0] // 2 * 2, hr.shape[1] // 2 * 2, 3)
+    assert not (tmp_path / "demo" / "kernel_refined.npy").exists()  # Gaussian: the estimate is used as is
+    code, out, _ = run(["demo", "--image", str(hr_png), "--family", "motion", "--out", str(tmp_path / "m")],
+                       capsys)
+    assert code == 0 and "refined the estimate" in out
+    used = np.load(tmp_path / "m" / "kernel_refined.npy")  # the kernel the SR used, shown beside the estimate
+    assert used.shape == np.load(tmp_path / "m" / "kernel_estimated.npy").shape
+    assert abs(used.sum() - 1) < 1e-6 and (tmp_path / "m" / "kernel_refined.png").is_file()
 
 
 @pytest.mark.parametrize("command", ["kernel", "degrade", "spectrum", "demo"])
