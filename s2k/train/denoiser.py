@@ -357,21 +357,14 @@ def init_denoiser(net: DenoiserNet | RoundDenoisers, path: str | Path, grow: boo
         _grow_into(net, path)
         return
     own = net.rounds if isinstance(net, RoundDenoisers) else 1
-    meta = read_metadata(path)
-    run = meta.get("kind") == "s2k-denoiser-run"
-    theirs = int((meta.get("config", {}) if run else meta).get("rounds", 1))
 
-    def network(config: dict[str, Any]) -> dict[str, Any]:
-        return {"denoiser": config, "rounds": own if theirs == 1 else theirs}  # shared: fits any rounds
+    def network(meta: dict[str, Any]) -> dict[str, Any]:
+        config, theirs = _file_network(meta)
+        return {"denoiser": config.to_dict(), "rounds": own if theirs == 1 else theirs}  # shared: any rounds
 
-    check_init(
-        path,
-        {"denoiser": net.config.to_dict(), "rounds": own},
-        {
-            "s2k-denoiser": lambda m: network(DenoiserConfig.from_dict(m["denoiser"]).to_dict()),
-            "s2k-denoiser-run": lambda m: network(config_from_dict(m["config"]).denoiser_config().to_dict()),
-        },
-    )
+    expected = {"denoiser": net.config.to_dict(), "rounds": own}
+    check_init(path, expected, dict.fromkeys(_NETWORK_KINDS, network))
+    theirs = _file_network(read_metadata(path))[1]
     if isinstance(net, RoundDenoisers) and theirs == 1:
         shared = DenoiserNet(net.config)
         load_checkpoint(path, {"net": shared}, strict=True)
@@ -380,17 +373,24 @@ def init_denoiser(net: DenoiserNet | RoundDenoisers, path: str | Path, grow: boo
         load_checkpoint(path, {"net": net}, strict=True)
 
 
+_NETWORK_KINDS = ("s2k-denoiser", "s2k-denoiser-run")  # a shipped weight file, a run checkpoint
+
+
+def _file_network(meta: dict[str, Any]) -> tuple[DenoiserConfig, int]:
+    """The network (configuration, rounds) that a weight file or run checkpoint of a denoiser holds."""
+    if meta.get("kind") == "s2k-denoiser-run":
+        run = config_from_dict(meta["config"])
+        return run.denoiser_config(), run.rounds
+    return DenoiserConfig.from_dict(meta["denoiser"]), int(meta.get("rounds", 1))
+
+
 def _grow_into(net: DenoiserNet | RoundDenoisers, path: str | Path) -> None:
     if isinstance(net, RoundDenoisers):
         raise S2KError("grow starts one shared network (rounds = 1)")
     meta = read_metadata(path)
-    if meta.get("kind") == "s2k-denoiser-run":
-        run = config_from_dict(meta["config"])
-        small, rounds = run.denoiser_config(), run.rounds
-    elif meta.get("kind") == "s2k-denoiser":
-        small, rounds = DenoiserConfig.from_dict(meta["denoiser"]), int(meta.get("rounds", 1))
-    else:
-        raise S2KError(f"{path}: not a denoiser weight file or run checkpoint")
+    if meta.get("kind") not in _NETWORK_KINDS:
+        raise S2KError(f"{path}: not one of {', '.join(_NETWORK_KINDS)}")
+    small, rounds = _file_network(meta)
     if rounds != 1:
         raise S2KError(f"{path}: one network per round; grow starts from a shared network")
     source = DenoiserNet(small)
