@@ -133,18 +133,17 @@ def _prior_file(path: str | Path) -> object:
         raise S2KError(
             f"unknown prior {str(path)!r}: choose {' or '.join(PRIORS)}, or give a denoiser weight file"
         )
-    from s2k.checkpoint import read_metadata
-
-    if read_metadata(p).get("kind") == "s2k-denoiser-run":
-        raise S2KError(f"{path}: a training checkpoint; export it first (s2k train export {path} -o W)")
     st = p.stat()
-    return _load_prior(str(p.resolve()), st.st_mtime_ns, st.st_size)
+    return _load_prior(str(p.resolve()), st.st_mtime_ns, st.st_size, str(path))
 
 
 @functools.lru_cache(maxsize=2)
-def _load_prior(path: str, mtime_ns: int, size: int) -> object:
+def _load_prior(path: str, mtime_ns: int, size: int, shown: str) -> object:
+    from s2k.checkpoint import read_metadata
     from s2k.nets.denoiser import load_denoiser
 
+    if read_metadata(path).get("kind") == "s2k-denoiser-run":  # errors are not cached: checked per call
+        raise S2KError(f"{shown}: a training checkpoint; export it first (s2k train export {shown} -o W)")
     return load_denoiser(path)
 
 
