@@ -57,9 +57,16 @@ ALL_METHODS = (
 
 
 def run_method(
-    method: str, lr: np.ndarray, scale: int, kernel: np.ndarray, family: str, learned: str = "learned"
+    method: str,
+    lr: np.ndarray,
+    scale: int,
+    kernel: np.ndarray,
+    family: str,
+    learned: str = "learned",
+    border: str = "free",
 ) -> np.ndarray:
-    """The SR image of one method (module docstring); ``learned``: the learned prior (or a weight file)."""
+    """The SR image of one method (module docstring); ``learned``: the learned prior (or a weight file);
+    ``border``: pnp's border assumption (:class:`s2k.sr.pnp.PnPConfig`)."""
     if method == "bicubic":
         return bicubic_upsample(lr, scale)
     if method == "bicubic-resize":
@@ -73,7 +80,10 @@ def run_method(
         k = kernel
     prior = "tv" if method == "pnp-tv" else "learned" if backend == "sftmd" else learned
     refine = {"blind-pnp-norefine": False, "blind-pnp-refine": True}.get(method)
-    return super_resolve(lr, scale, k, family=family, backend=backend, prior=prior, refine=refine).image
+    return super_resolve(
+        lr, scale, k, family=family, backend=backend, prior=prior, refine=refine,
+        border=border if backend == "pnp" else "free",
+    ).image
 
 
 def main() -> None:
@@ -91,6 +101,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", required=True, help="per-image CSV (appended; existing rows are skipped)")
     p.add_argument("--prior", default="learned", help="denoiser weight file for the learned-prior methods")
+    p.add_argument("--border", default="free", choices=("free", "reflect"),
+                   help="pnp's border assumption (default free; keep reflect rows in their own --out)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     methods = args.methods.split(",")
@@ -114,7 +126,7 @@ def main() -> None:
                         if (family, str(s), m, it.name) in done:
                             continue
                         t = time.perf_counter()
-                        sr = run_method(m, it.lr, s, it.kernel, family, args.prior)
+                        sr = run_method(m, it.lr, s, it.kernel, family, args.prior, args.border)
                         dt = time.perf_counter() - t
                         w.writerow(
                             {
@@ -131,7 +143,10 @@ def main() -> None:
                         fh.flush()
                 print(f"{family} ×{s} done", flush=True)
     summarise(out)
-    print(f"# {platform.machine()}, torch {torch.__version__}, {args.threads} threads, prior {args.prior}")
+    print(
+        f"# {platform.machine()}, torch {torch.__version__}, {args.threads} threads, prior {args.prior}, "
+        f"border {args.border}"
+    )
 
 
 def summarise(path: Path) -> None:

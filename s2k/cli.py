@@ -264,7 +264,8 @@ def cmd_sr(args: argparse.Namespace) -> None:
         lr = read_image(path)
         t0 = time.perf_counter()
         res = super_resolve(lr, args.scale, kernel, family=args.family, backend=args.backend,
-                            prior=args.prior, noise=args.noise, tile=args.tile, refine=args.refine)
+                            prior=args.prior, noise=args.noise, tile=args.tile, refine=args.refine,
+                            border=args.border)
         dt = time.perf_counter() - t0
         write_image(out, res.image)
         if kout:
@@ -448,6 +449,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="refine the kernel against the LR image and restore again (2-4× the time; "
                     "default: only estimated motion kernels with pnp at ×2 and ×3, where it was measured "
                     "to help)")
+    sp.add_argument("--border", choices=("free", "reflect"), default="free",
+                    help="pnp: the image beyond its edges is unknown (free, default: photos) or the "
+                    "mirror image of its edge (reflect: s2k's degradation convention, for images made "
+                    "by s2k degrade)")
 
     sp = add("bench", cmd_bench, "Benchmark every kernel estimator and SR method on a folder of HR images "
              "(resumable; results.csv, results.md, figures).")

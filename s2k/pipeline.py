@@ -55,6 +55,7 @@ def super_resolve(
     noise: float = 0.0,
     tile: int | None = None,
     refine: bool | None = None,
+    border: str = "free",
 ) -> SRResult:
     """Super-resolve an LR image by ``scale``; blind (kernel estimated by S2K) when ``kernel`` is None.
 
@@ -75,14 +76,21 @@ def super_resolve(
             None (default): where :func:`refines_by_default` says (blind motion estimates with pnp up
             to ×3, where it was measured to pay); True: any kernel, estimated or given (e.g. an
             approximate measured blur); False: never.
+        border: pnp's assumption on the HR image beyond its edges (:class:`s2k.sr.pnp.PnPConfig`):
+            ``free`` (default: unknown, estimated — photos) or ``reflect`` (s2k's degradation convention,
+            half-sample symmetric reflection: images made by :func:`s2k.degrade`; docs/SR.md "Borders").
     """
-    from s2k.sr.pnp import TV_ITERATIONS, PnPConfig, pnp_super_resolve
+    from s2k.sr.pnp import BORDERS, TV_ITERATIONS, PnPConfig, pnp_super_resolve
 
     scale = check_scale(scale)
     if backend not in BACKENDS:
         raise S2KError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
     if backend == "sftmd" and str(prior) != "learned":
         raise S2KError("a prior other than the shipped one applies to the pnp backend only")
+    if border not in BORDERS:
+        raise S2KError(f"border must be one of {', '.join(BORDERS)}, got {border!r}")
+    if backend == "sftmd" and border != "free":
+        raise S2KError("border='reflect' applies to the pnp backend only")
     net = None if str(prior) in PRIORS else _prior_file(prior)
     estimated = kernel is None
     fam, probs = None, None
@@ -105,7 +113,7 @@ def super_resolve(
         def restore(image: np.ndarray, kern: np.ndarray) -> np.ndarray:
             return sftmd_super_resolve(image, kern, scale, noise=noise, tile=tile)
     else:
-        cfg = PnPConfig()
+        cfg = PnPConfig(border=border)
         if tile is not None:
             cfg = replace(cfg, tile=tile)
         if prior == "tv":

@@ -477,6 +477,35 @@ def test_boundary_update_removes_border_artefacts_of_motion_kernels():
     assert psnr_y(hr, updated, shave=2) > psnr_y(hr, bicubic_upsample(lr, 2), shave=2)
 
 
+def test_reflect_border_keeps_the_image_and_mirrors_it_outside():
+    from s2k.sr.pnp import reflect_border
+
+    x = torch.rand(1, 3, 40, 44, dtype=torch.float64)
+    y = reflect_border(6, (28, 30), 4)(x)
+    assert y.shape == x.shape
+    _close(y[..., 6:34, 6:36], x[..., 6:34, 6:36])  # the image region is left as it is
+    _close(y[..., 2:6, 6:36], x[..., 6:10, 6:36].flip(-2))  # half-sample reflection next to it
+    _close(y[..., 6:34, 36:40], x[..., 6:34, 32:36].flip(-1))
+
+
+def test_reflect_border_recovers_the_border_of_s2k_degradation():
+    """An image made with s2k's convention (half-sample reflection beyond its edges): assuming that
+    convention restores it better than leaving the outside free, by a margin on a small crop."""
+    from pathlib import Path
+
+    import s2k
+    from s2k.io import read_image
+
+    hr = read_image(Path(s2k.__file__).parent / "assets" / "sample.png")[40:136, 120:216]
+    k = gaussian_kernel(15, 2.0, 1.6, 0.5)
+    lr = degrade(hr, k, 2)
+    free = pnp_super_resolve(lr, k, 2)
+    reflect = pnp_super_resolve(lr, k, 2, config=PnPConfig(border="reflect"))
+    assert psnr_y(hr, reflect, shave=2) > psnr_y(hr, free, shave=2) + 0.2
+    with pytest.raises(S2KError, match="border"):
+        PnPConfig(border="zero")
+
+
 # ------------------------------------------------------------------------------------------------------
 # the prior trained through the unrolled PnP loop (objective "sr")
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from conftest import textured_image
 
 from s2k.cli import main
 from s2k.degradation import degrade
+from s2k.errors import S2KError
 from s2k.io import read_image, write_image
 from s2k.kernels import gaussian_kernel
 from s2k.metrics import psnr_y
@@ -121,8 +123,26 @@ def test_sr_with_a_prior_of_ones_own(tmp_path, capsys):
         ["--prior", str(tmp_path / "none.safetensors")],
         ["--prior", str(other)],
         ["--prior", "tv", "--backend", "sftmd"],
+        ["--border", "reflect", "--backend", "sftmd"],
     ):
         code = main([*argv, *extra, "-o", str(tmp_path / "bad.png")])
         err = capsys.readouterr().err
         assert code == 2 and len(err.strip().splitlines()) == 1, err
         assert not (tmp_path / "bad.png").exists()
+
+
+def test_sr_border_reflect_round_trip(tmp_path, capsys):
+    from s2k.pipeline import super_resolve
+
+    k = gaussian_kernel(15, 1.8, 1.2, 0.3)
+    lr = degrade(textured_image(40, 36, 3, seed=5), k, 2)
+    write_image(tmp_path / "lr.png", lr)
+    np.save(tmp_path / "k.npy", k)
+    argv = ["sr", str(tmp_path / "lr.png"), "-s", "2", "--kernel", str(tmp_path / "k.npy")]
+    assert main([*argv, "--border", "reflect", "-o", str(tmp_path / "sr.png")]) == 0, capsys.readouterr().err
+    lr8 = read_image(tmp_path / "lr.png")
+    api = super_resolve(lr8, 2, k, border="reflect").image
+    assert np.abs(read_image(tmp_path / "sr.png") - np.clip(np.round(api), 0, 255)).max() <= 1
+    assert np.abs(api - super_resolve(lr8, 2, k).image).max() > 1  # the assumption changed the result
+    with pytest.raises(S2KError, match="border"):
+        super_resolve(lr8, 2, k, border="mirror")

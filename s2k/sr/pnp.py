@@ -38,7 +38,12 @@ The padded LR pixels are not observations, and for an asymmetric (motion) kernel
 image is not the blur of any sharp image, so treating them as data leaves strong artefacts along the
 borders. With ``boundary_update`` (default) every iteration after the first replaces the padded LR pixels
 by what the current estimate predicts there (``S H x``), so only the real pixels constrain the solution
-(the usual treatment of unknown boundaries in deconvolution). Measured (learned prior, PSNR-Y): the
+(the usual treatment of unknown boundaries in deconvolution). ``border="reflect"`` goes the other way for
+images known to follow s2k's convention: after every prior step but the last, the HR estimate's padding
+is rebuilt from its image region (:func:`reflect_border`, the same seam padding), so the HR image beyond
+its edges is its own reflection, as the degradation assumed (docs/SR.md, "Borders": +0.10 dB at Gaussian
+×2 on BSD100, but −0.13 dB for motion kernels on crops whose border pixels saw real content, hence not the
+default). Measured (learned prior, PSNR-Y): the
 bundled sample's 96×96 / 256×256 crops with a 23×23 motion kernel at ×2: 21.97 → 25.78 dB / 26.88 →
 29.82 dB; 6 BSD100 images outside the benchmark's first 50 (img 61-66), gain over bicubic with motion
 kernels +4.98 → +5.42 dB at ×2 and +1.25 → +1.25 at ×4, with Gaussian kernels +3.95 → +3.93 (×2) and
@@ -84,6 +89,7 @@ Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 #: A prior shared by every HQS round, or one prior per round (untied weights).
 Prior = Denoiser | Sequence[Denoiser]
 
+BORDERS = ("free", "reflect")  # PnPConfig.border: what the HR image is assumed to be beyond its edges
 TV_ITERATIONS = 20  # HQS rounds with the TV prior: the SR issue's classical calibration baseline
 
 
@@ -103,6 +109,7 @@ class PnPConfig:
     tv_strength: float = 0.5  # "tv" prior: Chambolle weight = tv_strength · σ_i (image in 0..1)
     tv_iterations: int = 50  # "tv" prior: Chambolle iterations per prior step
     boundary_update: bool = True  # re-estimate the padded (unobserved) LR pixels every iteration
+    border: str = "free"  # HR beyond the image: "free" (unknown, estimated) or "reflect" (s2k's convention)
     dtype: str = "float32"  # or "float64"
     device: str = "cpu"  # where pnp_super_resolve runs the HQS loop ("cuda" works too)
 
@@ -117,6 +124,8 @@ class PnPConfig:
             raise S2KError(f"pad must be >= 0, got {self.pad}")
         if self.tile < 0 or self.tile_overlap < 0 or (self.tile and self.tile <= 2 * self.tile_overlap):
             raise S2KError("tile must be 0 or larger than twice tile_overlap")
+        if self.border not in BORDERS:
+            raise S2KError(f"border must be one of {', '.join(BORDERS)}, got {self.border!r}")
         if self.dtype not in ("float32", "float64"):
             raise S2KError(f"dtype must be float32 or float64, got {self.dtype!r}")
 
@@ -286,8 +295,26 @@ def pnp_torch(
     sigmas, alphas = cfg.schedule(scale, sig_n)
     observed = torch.zeros(y.shape[-2:], dtype=dtype, device=y.device)
     observed[pad : pad + h, pad : pad + w] = 1.0
-    x = hqs_loop(y, k, scale, sigmas, alphas, denoiser, observed if cfg.boundary_update else None)
+    project = None
+    if cfg.border == "reflect":
+        project = reflect_border(scale * pad, (scale * h, scale * w), scale * keep)
+    x = hqs_loop(y, k, scale, sigmas, alphas, denoiser, observed if cfg.boundary_update else None, project)
     return x[..., scale * pad : scale * (pad + h), scale * pad : scale * (pad + w)]
+
+
+def reflect_border(start: int, size: tuple[int, int], keep: int) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The projection of ``border="reflect"``: keep the image region of a padded HR estimate (``size``
+    pixels from ``start`` on both axes) and rebuild the padding from it with :func:`seam_pad`, i.e. the
+    half-sample symmetric reflection of s2k's degradation next to the image (``keep`` pixels and beyond,
+    then the blend across the wrap)."""
+    hh, ww = size
+
+    def project(x: torch.Tensor) -> torch.Tensor:
+        core = x[..., start : start + hh, start : start + ww]
+        m1, m2 = x.shape[-2:]
+        return seam_pad(core, (start, m1 - hh - start), (start, m2 - ww - start), keep)
+
+    return project
 
 
 def hqs_loop(
@@ -298,6 +325,7 @@ def hqs_loop(
     alphas: torch.Tensor,
     denoiser: Prior,
     observed: torch.Tensor | None = None,
+    project: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """The HQS rounds on a periodic LR grid ``y`` (``B×C×M1×M2``): bicubic start, then per round the data
     step with weight ``alphas[i]`` and the prior at level ``sigmas[i]`` (:meth:`PnPConfig.schedule`).
@@ -305,8 +333,9 @@ def hqs_loop(
     ``denoiser``: one prior for every round, or a sequence of one prior per round (untied weights; its
     length must be the number of rounds). ``observed`` (``M1×M2``, 1 on real LR pixels, 0 on padding):
     after the first round the unobserved pixels of ``y`` are replaced by what the current estimate
-    predicts there. Differentiable (no ``no_grad`` here), so a prior can be trained through the loop
-    (:func:`unrolled_pnp`).
+    predicts there. ``project``: applied to the estimate after every prior step but the last
+    (:func:`reflect_border`). Differentiable (no ``no_grad`` here), so a prior can be trained through the
+    loop (:func:`unrolled_pnp`).
     """
     b, rounds = y.shape[0], sigmas.shape[0]
     if isinstance(denoiser, Sequence) and len(denoiser) != rounds:
@@ -321,6 +350,8 @@ def hqs_loop(
             step = step.with_y(y * observed + step.forward(x, spectrum) * (1 - observed))
         x = step.solve(x, alphas[i].reshape(b, 1, 1, 1), spectrum)
         x = (denoiser[i] if isinstance(denoiser, Sequence) else denoiser)(x, sigmas[i])
+        if project is not None and i < rounds - 1:
+            x = project(x)
     return x
 
 
