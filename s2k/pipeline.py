@@ -80,15 +80,14 @@ def super_resolve(
             ``free`` (default: unknown, estimated — photos) or ``reflect`` (s2k's degradation convention,
             half-sample symmetric reflection: images made by :func:`s2k.degrade`; docs/SR.md "Borders").
     """
-    from s2k.sr.pnp import BORDERS, TV_ITERATIONS, PnPConfig, pnp_super_resolve
+    from s2k.sr.pnp import TV_ITERATIONS, PnPConfig, pnp_super_resolve
 
     scale = check_scale(scale)
     if backend not in BACKENDS:
         raise S2KError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
     if backend == "sftmd" and str(prior) != "learned":
         raise S2KError("a prior other than the shipped one applies to the pnp backend only")
-    if border not in BORDERS:
-        raise S2KError(f"border must be one of {', '.join(BORDERS)}, got {border!r}")
+    cfg = PnPConfig(border=border)  # checks border before any estimate is made
     if backend == "sftmd" and border != "free":
         raise S2KError("border='reflect' applies to the pnp backend only")
     net = None if str(prior) in PRIORS else _prior_file(prior)
@@ -113,7 +112,6 @@ def super_resolve(
         def restore(image: np.ndarray, kern: np.ndarray) -> np.ndarray:
             return sftmd_super_resolve(image, kern, scale, noise=noise, tile=tile)
     else:
-        cfg = PnPConfig(border=border)
         if tile is not None:
             cfg = replace(cfg, tile=tile)
         if prior == "tv":
