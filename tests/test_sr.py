@@ -477,6 +477,28 @@ def test_boundary_update_removes_border_artefacts_of_motion_kernels():
     assert psnr_y(hr, updated, shave=2) > psnr_y(hr, bicubic_upsample(lr, 2), shave=2)
 
 
+def test_boundary_update_continues_the_residual_across_the_edge():
+    from s2k.sr.pnp import boundary_update
+
+    g = torch.Generator().manual_seed(0)
+    y = torch.rand(1, 3, 12, 14, generator=g, dtype=torch.float64)
+    pred = torch.rand(1, 3, 12, 14, generator=g, dtype=torch.float64)
+    r = y - pred
+    plain = boundary_update(y, 3, (6, 7), 2)(pred)
+    _close(plain[..., 3:9, 3:10], y[..., 3:9, 3:10])  # the real pixels stay
+    _close(plain[..., :3, :], pred[..., :3, :])  # the padding is the prediction
+    _close(plain[..., 3:9, 10:], pred[..., 3:9, 10:])
+    out = boundary_update(y, 3, (6, 7), 2, gain=0.5, taper=2.0)(pred)
+    _close(out[..., 3:9, 3:10], y[..., 3:9, 3:10])
+    # left of the image: the mirrored residual, full gain next to it, half one pixel further, none beyond
+    _close(out[..., 3:9, 2], pred[..., 3:9, 2] + 0.5 * r[..., 3:9, 3])
+    _close(out[..., 3:9, 1], pred[..., 3:9, 1] + 0.25 * r[..., 3:9, 4])
+    _close(out[..., 3:9, 0], pred[..., 3:9, 0])
+    _close(out[..., 9, 3:10], pred[..., 9, 3:10] + 0.5 * r[..., 8, 3:10])  # below it likewise
+    with pytest.raises(S2KError):
+        PnPConfig(residual_extension=-1.0)
+
+
 def test_reflect_border_keeps_the_image_and_mirrors_it_outside():
     from s2k.sr.pnp import reflect_border
 
@@ -490,7 +512,8 @@ def test_reflect_border_keeps_the_image_and_mirrors_it_outside():
 
 def test_reflect_border_recovers_the_border_of_s2k_degradation():
     """An image made with s2k's convention (half-sample reflection beyond its edges): assuming that
-    convention restores it better than leaving the outside free, by a margin on a small crop."""
+    convention restores it better than leaving the outside free, by a margin on a small crop (where the
+    border is a large part of the image)."""
     from pathlib import Path
 
     import s2k
@@ -501,7 +524,10 @@ def test_reflect_border_recovers_the_border_of_s2k_degradation():
     lr = degrade(hr, k, 2)
     free = pnp_super_resolve(lr, k, 2)
     reflect = pnp_super_resolve(lr, k, 2, config=PnPConfig(border="reflect"))
-    assert psnr_y(hr, reflect, shave=2) > psnr_y(hr, free, shave=2) + 0.2
+    assert psnr_y(hr, reflect, shave=2) > psnr_y(hr, free, shave=2) + 0.05
+    # and the default boundary update, which continues the residual outside, beats one that does not
+    plain = pnp_super_resolve(lr, k, 2, config=PnPConfig(residual_extension=0.0))
+    assert psnr_y(hr, free, shave=2) > psnr_y(hr, plain, shave=2) + 0.2
     with pytest.raises(S2KError, match="border"):
         PnPConfig(border="zero")
 

@@ -38,16 +38,26 @@ The padded LR pixels are not observations, and for an asymmetric (motion) kernel
 image is not the blur of any sharp image, so treating them as data leaves strong artefacts along the
 borders. With ``boundary_update`` (default) every iteration after the first replaces the padded LR pixels
 by what the current estimate predicts there (``S H x``), so only the real pixels constrain the solution
-(the usual treatment of unknown boundaries in deconvolution). ``border="reflect"`` goes the other way for
-images known to follow s2k's convention: after every prior step but the last, the HR estimate's padding
-is rebuilt from its image region (:func:`reflect_border`, the same seam padding), so the HR image beyond
-its edges is its own reflection, as the degradation assumed (docs/SR.md, "Borders": +0.10 dB at Gaussian
-×2 on BSD100, but −0.13 dB for motion kernels on crops whose border pixels saw real content, hence not the
-default). Measured (learned prior, PSNR-Y): the
+(the usual treatment of unknown boundaries in deconvolution). Measured (learned prior, PSNR-Y): the
 bundled sample's 96×96 / 256×256 crops with a 23×23 motion kernel at ×2: 21.97 → 25.78 dB / 26.88 →
 29.82 dB; 6 BSD100 images outside the benchmark's first 50 (img 61-66), gain over bicubic with motion
 kernels +4.98 → +5.42 dB at ×2 and +1.25 → +1.25 at ×4, with Gaussian kernels +3.95 → +3.93 (×2) and
 +1.61 → +1.60 (×4).
+
+That alone leaves the data residual of the real pixels cut off at the image edge (0 outside, whatever it
+is inside), and the nearly singular deconvolution of a wide kernel turns the cut into artefacts along the
+edges (chequered at ×2: docs/SR.md, "Borders"). So the update also continues the residual across the
+edge: its reflection, ``residual_extension`` = 0.5 of it next to the image, fading to 0 over
+``residual_taper`` = 4 LR pixels (:func:`boundary_update`). Chosen on held-out BSD100 images 51-65 (gain
+0.25 / 0.5 / 1 at Gaussian ×2: +0.044 / +0.054 / +0.035 dB; motion ×2: +0.003 / +0.000 / −0.021); at 0.5
+on the same images Gaussian ×3 / ×4 +0.015 / +0.005, disk ×2 / ×3 +0.019 / +0.003, motion ×3 +0.000 dB;
+on the benchmark (BSD100 first 50) Gaussian ×2 +0.08 dB.
+
+``border="reflect"`` goes the other way for images known to follow s2k's convention: after every prior
+step but the last, the HR estimate's padding is rebuilt from its image region (:func:`reflect_border`, the
+same seam padding), so the HR image beyond its edges is its own reflection, as the degradation assumed
+(docs/SR.md, "Borders": +0.08 dB at Gaussian ×2 on BSD100, but −0.11 dB for motion kernels on crops
+whose border pixels saw real content, hence not the default).
 
 Colour: every colour channel goes through the same data step (same kernel); the learned denoiser is an RGB
 network (it sees the three channels together; a grey image is replicated to RGB and averaged back). An
@@ -109,6 +119,8 @@ class PnPConfig:
     tv_strength: float = 0.5  # "tv" prior: Chambolle weight = tv_strength · σ_i (image in 0..1)
     tv_iterations: int = 50  # "tv" prior: Chambolle iterations per prior step
     boundary_update: bool = True  # re-estimate the padded (unobserved) LR pixels every iteration
+    residual_extension: float = 0.5  # boundary update: gain of the real pixels' residual continued outside
+    residual_taper: float = 4.0  # ... fading to 0 over this many LR pixels (0 or gain 0: not continued)
     border: str = "free"  # HR beyond the image: "free" (unknown, estimated) or "reflect" (s2k's convention)
     dtype: str = "float32"  # or "float64"
     device: str = "cpu"  # where pnp_super_resolve runs the HQS loop ("cuda" works too)
@@ -124,6 +136,8 @@ class PnPConfig:
             raise S2KError(f"pad must be >= 0, got {self.pad}")
         if self.tile < 0 or self.tile_overlap < 0 or (self.tile and self.tile <= 2 * self.tile_overlap):
             raise S2KError("tile must be 0 or larger than twice tile_overlap")
+        if not (self.residual_extension >= 0 and self.residual_taper >= 0):
+            raise S2KError("residual_extension and residual_taper must be >= 0")
         if self.border not in BORDERS:
             raise S2KError(f"border must be one of {', '.join(BORDERS)}, got {self.border!r}")
         if self.dtype not in ("float32", "float64"):
@@ -293,13 +307,46 @@ def pnp_torch(
     y = seam_pad(y, (pad, lh - h - pad), (pad, lw - w - pad), keep)
     sig_n = torch.as_tensor(noise, dtype=dtype, device=y.device).reshape(-1).expand(b).clone()
     sigmas, alphas = cfg.schedule(scale, sig_n)
-    observed = torch.zeros(y.shape[-2:], dtype=dtype, device=y.device)
-    observed[pad : pad + h, pad : pad + w] = 1.0
+    boundary = None
+    if cfg.boundary_update:
+        boundary = boundary_update(y, pad, (h, w), keep, cfg.residual_extension, cfg.residual_taper)
     project = None
     if cfg.border == "reflect":
         project = reflect_border(scale * pad, (scale * h, scale * w), scale * keep)
-    x = hqs_loop(y, k, scale, sigmas, alphas, denoiser, observed if cfg.boundary_update else None, project)
+    x = hqs_loop(y, k, scale, sigmas, alphas, denoiser, boundary, project)
     return x[..., scale * pad : scale * (pad + h), scale * pad : scale * (pad + w)]
+
+
+def boundary_update(
+    y: torch.Tensor, start: int, size: tuple[int, int], keep: int, gain: float = 0.0, taper: float = 4.0
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The boundary update of ``boundary_update=True`` on a padded LR grid ``y`` whose real pixels are the
+    ``size`` block from ``start`` on both axes (module docstring): given the current estimate's prediction
+    ``S H x`` of the whole grid, the LR grid the next data step fits — the real pixels, and the
+    prediction on the padding plus ``gain`` × the residual of the real pixels continued across the edge
+    (:func:`seam_pad`'s reflection), fading linearly to 0 over ``taper`` LR pixels."""
+    h, w = size
+    m1, m2 = y.shape[-2:]
+    pads = ((start, m1 - h - start), (start, m2 - w - start))
+
+    def outside(n: int, m: int) -> torch.Tensor:
+        i = torch.arange(m, dtype=y.dtype, device=y.device)
+        return torch.clamp(torch.maximum(start - i, i - (start + n - 1)), min=0)  # LR pixels off the image
+
+    dist = torch.maximum(outside(h, m1)[:, None], outside(w, m2)[None, :])
+    observed = (dist == 0).to(y.dtype)
+    fade = None
+    if gain > 0 and taper > 0:
+        fade = gain * torch.clamp(1 - (dist - 1) / taper, 0, 1) * (1 - observed)
+
+    def update(pred: torch.Tensor) -> torch.Tensor:
+        new = y * observed + pred * (1 - observed)
+        if fade is None:
+            return new
+        residual = (y - pred)[..., start : start + h, start : start + w]
+        return new + fade * seam_pad(residual, *pads, keep)
+
+    return update
 
 
 def reflect_border(start: int, size: tuple[int, int], keep: int) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -324,16 +371,16 @@ def hqs_loop(
     sigmas: torch.Tensor,
     alphas: torch.Tensor,
     denoiser: Prior,
-    observed: torch.Tensor | None = None,
+    boundary: Callable[[torch.Tensor], torch.Tensor] | None = None,
     project: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """The HQS rounds on a periodic LR grid ``y`` (``B×C×M1×M2``): bicubic start, then per round the data
     step with weight ``alphas[i]`` and the prior at level ``sigmas[i]`` (:meth:`PnPConfig.schedule`).
 
     ``denoiser``: one prior for every round, or a sequence of one prior per round (untied weights; its
-    length must be the number of rounds). ``observed`` (``M1×M2``, 1 on real LR pixels, 0 on padding):
-    after the first round the unobserved pixels of ``y`` are replaced by what the current estimate
-    predicts there. ``project``: applied to the estimate after every prior step but the last
+    length must be the number of rounds). ``boundary`` (:func:`boundary_update`): after the first round,
+    the data step fits ``boundary(S H x)`` instead of ``y`` (the unobserved padding replaced by what the
+    current estimate predicts there). ``project``: applied to the estimate after every prior step but the last
     (:func:`reflect_border`). Differentiable (no ``no_grad`` here), so a prior can be trained through the
     loop (:func:`unrolled_pnp`).
     """
@@ -344,10 +391,10 @@ def hqs_loop(
     x = bicubic_upsample_torch(y, scale)
     for i in range(rounds):
         spectrum = None
-        if observed is not None and i > 0:
+        if boundary is not None and i > 0:
             # the padding is not observed: replace it by what the current estimate predicts there
             spectrum = torch.fft.rfft2(x)  # shared by the prediction and the solve
-            step = step.with_y(y * observed + step.forward(x, spectrum) * (1 - observed))
+            step = step.with_y(boundary(step.forward(x, spectrum)))
         x = step.solve(x, alphas[i].reshape(b, 1, 1, 1), spectrum)
         x = (denoiser[i] if isinstance(denoiser, Sequence) else denoiser)(x, sigmas[i])
         if project is not None and i < rounds - 1:
