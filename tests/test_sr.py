@@ -484,19 +484,37 @@ def test_boundary_update_continues_the_residual_across_the_edge():
     y = torch.rand(1, 3, 12, 14, generator=g, dtype=torch.float64)
     pred = torch.rand(1, 3, 12, 14, generator=g, dtype=torch.float64)
     r = y - pred
-    plain = boundary_update(y, 3, (6, 7), 2)(pred)
+    plain = boundary_update(y, 3, (6, 7), 2)(pred, 1)
     _close(plain[..., 3:9, 3:10], y[..., 3:9, 3:10])  # the real pixels stay
     _close(plain[..., :3, :], pred[..., :3, :])  # the padding is the prediction
     _close(plain[..., 3:9, 10:], pred[..., 3:9, 10:])
-    out = boundary_update(y, 3, (6, 7), 2, gain=0.5, taper=2.0)(pred)
+    update = boundary_update(y, 3, (6, 7), 2, gain=0.5, taper=2.0, first=torch.tensor([0.25]))
+    out = update(pred, 1)
     _close(out[..., 3:9, 3:10], y[..., 3:9, 3:10])
     # left of the image: the mirrored residual, full gain next to it, half one pixel further, none beyond
     _close(out[..., 3:9, 2], pred[..., 3:9, 2] + 0.5 * r[..., 3:9, 3])
     _close(out[..., 3:9, 1], pred[..., 3:9, 1] + 0.25 * r[..., 3:9, 4])
     _close(out[..., 3:9, 0], pred[..., 3:9, 0])
     _close(out[..., 9, 3:10], pred[..., 9, 3:10] + 0.5 * r[..., 8, 3:10])  # below it likewise
+    # the first round keeps (1 - first) of y's own padding (first: the kernel's asymmetry)
+    _close(update(pred, 0), 0.75 * y + 0.25 * out)
+    _close(boundary_update(y, 3, (6, 7), 2, gain=0.5)(pred, 0), y)
     with pytest.raises(S2KError):
         PnPConfig(residual_extension=-1.0)
+
+
+def test_kernel_asymmetry():
+    from s2k.kernels import sample_kernels
+    from s2k.sr.pnp import kernel_asymmetry
+
+    g = torch.from_numpy(gaussian_kernel(15, 2.0, 1.0, 0.7))
+    assert float(kernel_asymmetry(g)) < 1e-12  # centrosymmetric
+    shift = torch.zeros(5, 5, dtype=torch.float64)
+    shift[2, 3] = 1.0  # all the mass off centre: its rotation shares none of it
+    assert float(kernel_asymmetry(shift)) == pytest.approx(1.0)
+    m = torch.from_numpy(np.stack([sample_kernels("motion", 1, 0)[0], gaussian_kernel(23, 1.5, 1.5, 0.0)]))
+    a = kernel_asymmetry(m[:, None] * 3.0)  # batched, any scale
+    assert a.shape == (2,) and a[0] > 0.05 and float(a[1]) < 1e-12
 
 
 def test_reflect_border_keeps_the_image_and_mirrors_it_outside():
