@@ -59,9 +59,9 @@ image), wrong for an asymmetric one. So in the first round the padding is blende
 start's prediction (with the residual continued) by the kernel's asymmetry (:func:`kernel_asymmetry`:
 0 for Gaussian and disk kernels, which are unchanged; 0.15–0.77 for 80 % of motion kernels). Held-out
 BSD100 images 51-65, over the residual continuation alone: motion ×2 +0.08 dB (+0.06 with photo-like
-borders); ×3 / ×4 +0.00. Blending fully
-for any asymmetry gave motion ×2 +0.12 but the full update costs a symmetric kernel 0.37 dB (Gaussian ×2),
-so a slightly asymmetric kernel (a raw network estimate) is kept close to the symmetric treatment.
+borders); ×3 / ×4 +0.00. Blending fully for any asymmetry gave motion ×2 +0.12 but the full update costs
+a symmetric kernel 0.37 dB (Gaussian ×2), so a slightly asymmetric kernel (a raw network estimate) is
+kept close to the symmetric treatment.
 
 ``border="reflect"`` goes the other way for images known to follow s2k's convention: after every prior
 step but the last, the HR estimate's padding is rebuilt from its image region (:func:`reflect_border`, the
@@ -358,11 +358,11 @@ def boundary_update(
     m1, m2 = y.shape[-2:]
     pads = ((start, m1 - h - start), (start, m2 - w - start))
 
-    def outside(n: int, m: int) -> torch.Tensor:
+    def off_image(n: int, m: int) -> torch.Tensor:
         i = torch.arange(m, dtype=y.dtype, device=y.device)
         return torch.clamp(torch.maximum(start - i, i - (start + n - 1)), min=0)  # LR pixels off the image
 
-    dist = torch.maximum(outside(h, m1)[:, None], outside(w, m2)[None, :])
+    dist = torch.maximum(off_image(h, m1)[:, None], off_image(w, m2)[None, :])
     observed = (dist == 0).to(y.dtype)
     fade = None
     if gain > 0 and taper > 0:
