@@ -37,6 +37,13 @@ from s2k.train.denoiser import (
 )
 
 
+def with_gains(
+    sigmas: torch.Tensor, alphas: torch.Tensor, log_sigma_gain: torch.Tensor, log_alpha_gain: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A schedule (``rounds × B``) with a log-gain per round on σ_i and α_i."""
+    return sigmas * torch.exp(log_sigma_gain)[:, None], alphas * torch.exp(log_alpha_gain)[:, None]
+
+
 @dataclass(frozen=True)
 class GainedSchedule(PnPConfig):
     """DPIR's schedule with a log-gain on every round's σ_i and α_i."""
@@ -48,7 +55,7 @@ class GainedSchedule(PnPConfig):
         sigmas, alphas = super().schedule(scale, noise)
         gs = torch.tensor(self.log_sigma_gain or [0.0] * self.iterations, dtype=sigmas.dtype)
         ga = torch.tensor(self.log_alpha_gain or [0.0] * self.iterations, dtype=alphas.dtype)
-        return sigmas * torch.exp(gs)[:, None], alphas * torch.exp(ga)[:, None]
+        return with_gains(sigmas, alphas, gs, ga)
 
 
 def held_out(prior, items, config: PnPConfig) -> float:
@@ -101,9 +108,8 @@ def main() -> None:
         t0 = time.perf_counter()
         for _ in range(args.steps):
             b = make_sr_batch(pool, cfg, rng, draw)
-            sigmas, alphas = PnPConfig().schedule(b.scale, b.noise)
-            out = hqs_loop(b.lr, b.kernels, b.scale, sigmas * torch.exp(gs)[:, None],
-                           alphas * torch.exp(ga)[:, None], prior)
+            sigmas, alphas = with_gains(*PnPConfig().schedule(b.scale, b.noise), gs, ga)
+            out = hqs_loop(b.lr, b.kernels, b.scale, sigmas, alphas, prior)
             loss = (out - b.hr).abs().mean()
             opt.zero_grad()
             loss.backward()

@@ -40,6 +40,7 @@ from s2k.data import make_synthetic_set
 from s2k.metrics import psnr_y, ssim_y
 from s2k.pipeline import super_resolve
 from s2k.sr.bicubic import bicubic_upsample, image_resize_bicubic
+from s2k.sr.pnp import BORDERS
 
 ALL_METHODS = (
     "bicubic",
@@ -101,7 +102,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", required=True, help="per-image CSV (appended; existing rows are skipped)")
     p.add_argument("--prior", default="learned", help="denoiser weight file for the learned-prior methods")
-    p.add_argument("--border", default="free", choices=("free", "reflect"),
+    p.add_argument("--border", default="free", choices=BORDERS,
                    help="pnp's border assumption (default free; keep reflect rows in their own --out)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
