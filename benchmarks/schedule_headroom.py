@@ -25,15 +25,15 @@ import numpy as np
 import torch
 
 from s2k.data import load_hr_pool
-from s2k.metrics import psnr_y
 from s2k.nets.denoiser import default_denoiser
-from s2k.sr.pnp import PnPConfig, hqs_loop, pnp_torch
+from s2k.sr.pnp import PnPConfig, hqs_loop
 from s2k.train.denoiser import (
     DenoiserTrainConfig,
     make_sr_batch,
     make_sr_val_set,
     parse_case,
     sr_kernel_sampler,
+    validate_sr,
 )
 
 
@@ -58,15 +58,9 @@ class GainedSchedule(PnPConfig):
         return with_gains(sigmas, alphas, gs, ga)
 
 
-def held_out(prior, items, config: PnPConfig) -> float:
-    scores = []
-    with torch.no_grad():
-        for it in items:
-            lr = torch.from_numpy(it.lr.transpose(2, 0, 1).copy())[None]
-            sr = pnp_torch(lr, torch.from_numpy(it.kernel), it.scale, 0.0, prior, config)
-            out = np.clip(sr[0].double().numpy().transpose(1, 2, 0), 0, 255)
-            scores.append(psnr_y(it.hr, np.round(out), shave=it.scale))
-    return float(np.mean(scores))
+def held_out(net, items, config: PnPConfig) -> float:
+    """Mean PSNR-Y of the inference path with ``config`` on the validation problems of one case."""
+    return validate_sr(net, items, [items[0].case], config)["psnr_mean"]
 
 
 def main() -> None:
@@ -99,7 +93,7 @@ def main() -> None:
             sr_val_cases=(case,), seed=args.seed,
         )
         items = make_sr_val_set(cfg)
-        before = held_out(net.denoise, items, PnPConfig())
+        before = held_out(net, items, PnPConfig())
         pool = pool if pool is not None else load_hr_pool(cfg.train_dirs, progress=False)
         rng, draw = np.random.default_rng(args.seed), sr_kernel_sampler(cfg)
         n = PnPConfig().iterations
@@ -109,13 +103,13 @@ def main() -> None:
         for _ in range(args.steps):
             b = make_sr_batch(pool, cfg, rng, draw)
             sigmas, alphas = with_gains(*PnPConfig().schedule(b.scale, b.noise), gs, ga)
-            out = hqs_loop(b.lr, b.kernels, b.scale, sigmas, alphas, prior)
+            out = hqs_loop(b.lr, b.kernels, b.scale, sigmas, alphas, prior, cycle=PnPConfig().cycle_views)
             loss = (out - b.hr).abs().mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
         learned = GainedSchedule(log_sigma_gain=tuple(gs.tolist()), log_alpha_gain=tuple(ga.tolist()))
-        after = held_out(net.denoise, items, learned)
+        after = held_out(net, items, learned)
         row = {
             "case": case, "images": len(items), "dpir": before, "learned": after, "gain": after - before,
             "train_s": time.perf_counter() - t0, "log_sigma_gain": gs.tolist(), "log_alpha_gain": ga.tolist(),

@@ -42,6 +42,7 @@ def main() -> None:
                    "LR border pixels then saw real content beyond the HR, as in a photo")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--prior", default="learned", help="pnp prior: learned, tv or a denoiser weight file")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     extra = [int(v) for v in args.shaves.split(",")]
@@ -59,7 +60,7 @@ def main() -> None:
         for backend, border in runs:
             rows = []
             for it in items:
-                sr = super_resolve(it.lr, s, it.kernel, backend=backend, border=border)
+                sr = super_resolve(it.lr, s, it.kernel, backend=backend, border=border, prior=args.prior)
                 rows.append([psnr_y(it.hr, sr.image, shave=v) for v in shaves])
             mean = np.mean(rows, axis=0)
             cells = "  ".join(f"shave {v}: {m:.2f}" for v, m in zip(shaves, mean, strict=True))

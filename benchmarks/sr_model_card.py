@@ -60,11 +60,22 @@ def _denoiser_stage(st: dict) -> list[str]:
     where = st.get("where", "this machine's 2 CPU cores (x86_64, torch 2.13.0 CPU)")
     crops = f"{cfg['patch_size']}×{cfg['patch_size']} RGB crops of BSDS500 train+test (400 images, flips, rotations)"
     if cfg.get("objective", "denoise") == "sr":
+        if cfg.get("sr_borders", "periodic") == "padded":
+            blur = (
+                "s2k's blur + down-sampling with real borders (symmetric reflection, or for "
+                f"{100 * cfg['sr_photo_fraction']:.0f} % of the batches photo-like: a larger crop degraded and "
+                "its margin cut off)"
+            )
+            loop = "the inference path: seam padding, boundary update"
+        else:
+            blur, loop = "periodic blur + down-sampling", "unrolled PnP"
         data = (
             f"{crops}; per batch one scale of {cfg['sr_scales']}, per crop a kernel of {', '.join(cfg['sr_families'])} "
-            f"(paper ranges), periodic blur + down-sampling, noise σ_n uniform in [0, {cfg['sr_noise_max']}] on "
+            f"(paper ranges), {blur}, noise σ_n uniform in [0, {cfg['sr_noise_max']}] on "
             f"{100 * cfg['sr_noisy_fraction']:.0f} % of the crops, 8-bit rounding; loss L1 of the output of "
-            f"{cfg['sr_iterations']} unrolled PnP rounds (DPIR schedule) to the HR crop"
+            f"{cfg['sr_iterations']} rounds of {loop} (DPIR schedule"
+            + (", views cycled" if cfg.get("sr_cycle_views") else "")
+            + ") to the HR crop"
         )
         val = (
             f"BSD100 images {cfg['val_start'] + 1}–{cfg['val_start'] + cfg['val_count']} (outside the benchmark's "

@@ -592,6 +592,76 @@ def test_sr_batch_is_the_periodic_degradation(tmp_path):
             assert 0.3 * batch.noise[b] < np.std(lr - expect[:, ::s, ::s]) < 3 * batch.noise[b] + 1
 
 
+def test_padded_sr_batch_has_real_borders(tmp_path):
+    cfg0 = _sr_config(tmp_path, sr_borders="padded", sr_photo_fraction=0.0, sr_scales=(2,), patch_size=24,
+                      sr_families=("gaussian",), sr_noisy_fraction=0.0)
+    pool = load_hr_pool(cfg0.train_dirs, progress=False)
+    # s2k's convention: exactly what s2k.degrade makes of the HR crop (symmetric borders)
+    batch = make_sr_batch(pool, cfg0, np.random.default_rng(5), sr_kernel_sampler(cfg0))
+    assert batch.hr.shape == (4, 3, 24, 24) and batch.lr.shape == (4, 3, 12, 12)
+    for b in range(4):
+        hr, k = batch.hr[b].double().numpy().transpose(1, 2, 0), batch.kernels[b, 0].double().numpy()
+        expect = degrade(hr, k, 2)
+        diff = np.abs(batch.lr[b].double().numpy().transpose(1, 2, 0) - expect)
+        assert diff.max() <= 1 and np.mean(diff == 0) > 0.99  # float32 vs float64 rounding ties only
+    # photo-like: the LR border saw content beyond the crop, so it differs there, and agrees inside
+    cfg1 = _sr_config(tmp_path, sr_borders="padded", sr_photo_fraction=1.0, sr_scales=(2,), patch_size=24,
+                      sr_families=("gaussian",), sr_noisy_fraction=0.0)
+    batch = make_sr_batch(pool, cfg1, np.random.default_rng(5), sr_kernel_sampler(cfg1))
+    assert batch.hr.shape == (4, 3, 24, 24) and batch.lr.shape == (4, 3, 12, 12)
+    border_diff = []
+    for b in range(4):
+        k = batch.kernels[b, 0].double().numpy()
+        expect = degrade(batch.hr[b].double().numpy().transpose(1, 2, 0), k, 2).transpose(2, 0, 1)
+        lr = batch.lr[b].double().numpy()
+        r = -(-(k.shape[0] // 2) // 2)  # LR pixels the kernel reaches beyond the crop
+        assert np.abs(lr[:, r:-r, r:-r] - expect[:, r:-r, r:-r]).max() <= 1
+        border_diff.append(np.abs(lr[:, 0] - expect[:, 0]).mean())
+    assert max(border_diff) > 1.0
+    with pytest.raises(S2KError, match="sr_borders"):
+        _sr_config(tmp_path, sr_borders="wrap")
+
+
+def test_pnp_torch_keeps_gradients_when_asked():
+    torch.manual_seed(0)
+    net = DenoiserNet(TINY)
+    lr = torch.from_numpy(degrade(textured_image(48, 40, 3, seed=2), isotropic_gaussian_kernel(15, 1.5), 2))
+    lr = lr.permute(2, 0, 1)[None].float()
+    k = torch.from_numpy(isotropic_gaussian_kernel(15, 1.5)).float()
+    cfg = PnPConfig(iterations=3)
+    out = pnp_torch(lr, k, 2, 0.0, scaled(net), cfg, grad=True)
+    assert out.shape == (1, 3, 48, 40)
+    out.mean().backward()
+    assert all(w.grad is not None and torch.isfinite(w.grad).all() for w in net.parameters())
+    assert any(w.grad.abs().sum() > 0 for w in net.parameters())
+    plain = pnp_torch(lr, k, 2, 0.0, scaled(net), cfg)
+    assert not plain.requires_grad
+    _close(out.detach(), plain)
+
+
+def test_views_cycle_through_the_eight_flips_and_rotations():
+    from s2k.sr.pnp import view
+
+    x = torch.arange(2 * 3 * 4 * 6, dtype=torch.float64).reshape(2, 3, 4, 6)
+    views = [view(x, i) for i in range(8)]
+    assert len({tuple(v.flatten().tolist()) for v in views}) == 8
+    assert all(torch.equal(view(v, i, inverse=True), x) for i, v in enumerate(views))
+    # a prior that commutes with every flip/rotation gives the same result cycled or not; one that does not
+    # (a shift along one axis) differs
+    lr = torch.from_numpy(degrade(textured_image(32, 40, 3, seed=4), isotropic_gaussian_kernel(15, 1.5), 2))
+    lr = lr.permute(2, 0, 1)[None]
+    k = torch.from_numpy(isotropic_gaussian_kernel(15, 1.5))
+
+    def shift(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        return 0.5 * (x + torch.roll(x, 1, dims=-1))
+
+    assert PnPConfig().cycle_views
+    for prior, same in ((_smooth_denoiser, True), (shift, False)):
+        outs = [pnp_torch(lr, k, 2, 0.0, prior, PnPConfig(iterations=4, dtype="float64", cycle_views=c))
+                for c in (False, True)]
+        assert torch.allclose(*outs, atol=1e-9) == same
+
+
 def test_prior_trained_through_the_unrolled_loop(tmp_path):
     from s2k.checkpoint import save_checkpoint
     from s2k.sr.pnp import unrolled_pnp
