@@ -66,13 +66,14 @@ kept close to the symmetric treatment.
 ``border="reflect"`` goes the other way for images known to follow s2k's convention: after every prior
 step but the last, the HR estimate's padding is rebuilt from its image region (:func:`reflect_border`, the
 same seam padding), so the HR image beyond its edges is its own reflection, as the degradation assumed
-(docs/SR.md, "Borders": +0.08 dB at Gaussian ×2 on BSD100, but −0.13 dB for motion kernels on crops
-whose border pixels saw real content, hence not the default).
+(docs/SR.md, "Borders": +0.08 dB at Gaussian ×2 on BSD100 with the stage-2 prior, +0.03 with the
+stage-3 prior trained on real borders, but −0.13 dB for motion kernels on crops whose border pixels saw
+real content, hence not the default).
 
 Views (``cycle_views``, default on; DPIR's trick): round ``i``'s prior denoises the estimate turned by the
 ``i mod 8``-th flip/rotation (:func:`view`) and the result is turned back, so the 8 rounds see the image in
 all 8 orientations and the prior's own orientation bias averages out, at no extra cost. Measured with the
-shipped stage-2 prior (trained without it) on held-out BSD100 images 69-84 (centre 192² crops, the
+stage-2 prior (trained without it) on held-out BSD100 images 69-84 (centre 192² crops, the
 trainer's problems): Gaussian ×2 / ×3 / ×4 28.665 / 27.132 / 25.867 → 28.697 / 27.179 / 25.864 dB, motion ×2
 28.075 → 28.152, same time. Training through the loop (:func:`unrolled_pnp`, :func:`pnp_torch` with
 ``grad``) cycles too.
