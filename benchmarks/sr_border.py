@@ -60,7 +60,8 @@ def main() -> None:
         for backend, border in runs:
             rows = []
             for it in items:
-                sr = super_resolve(it.lr, s, it.kernel, backend=backend, border=border, prior=args.prior)
+                prior = args.prior if backend == "pnp" else "learned"  # sftmd has no prior to swap
+                sr = super_resolve(it.lr, s, it.kernel, backend=backend, border=border, prior=prior)
                 rows.append([psnr_y(it.hr, sr.image, shave=v) for v in shaves])
             mean = np.mean(rows, axis=0)
             cells = "  ".join(f"shave {v}: {m:.2f}" for v, m in zip(shaves, mean, strict=True))
