@@ -32,6 +32,7 @@ from s2k.train.denoiser import (
     make_sr_batch,
     make_sr_val_set,
     parse_case,
+    scaled,
     sr_kernel_sampler,
     validate_sr,
 )
@@ -80,9 +81,8 @@ def main() -> None:
     for w in net.parameters():
         w.requires_grad_(False)
 
-    def prior(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        return net(x / 255.0, sigma / 255.0) * 255.0
-
+    prior = scaled(net)  # 0..255 units, with gradients (the trainer's wrapper)
+    dpir = PnPConfig()
     pool = None
     results = []
     for case in args.cases.split(","):
@@ -93,17 +93,17 @@ def main() -> None:
             sr_val_cases=(case,), seed=args.seed,
         )
         items = make_sr_val_set(cfg)
-        before = held_out(net, items, PnPConfig())
+        before = held_out(net, items, dpir)
         pool = pool if pool is not None else load_hr_pool(cfg.train_dirs, progress=False)
         rng, draw = np.random.default_rng(args.seed), sr_kernel_sampler(cfg)
-        n = PnPConfig().iterations
+        n = dpir.iterations
         gs, ga = torch.zeros(n, requires_grad=True), torch.zeros(n, requires_grad=True)
         opt = torch.optim.Adam([gs, ga], lr=args.lr)
         t0 = time.perf_counter()
         for _ in range(args.steps):
             b = make_sr_batch(pool, cfg, rng, draw)
-            sigmas, alphas = with_gains(*PnPConfig().schedule(b.scale, b.noise), gs, ga)
-            out = hqs_loop(b.lr, b.kernels, b.scale, sigmas, alphas, prior, cycle=PnPConfig().cycle_views)
+            sigmas, alphas = with_gains(*dpir.schedule(b.scale, b.noise), gs, ga)
+            out = hqs_loop(b.lr, b.kernels, b.scale, sigmas, alphas, prior, cycle=dpir.cycle_views)
             loss = (out - b.hr).abs().mean()
             opt.zero_grad()
             loss.backward()
