@@ -27,7 +27,7 @@ from s2k.nets.sftmd import load_sftmd
 SR_TABLE = "python benchmarks/sr_table.py --hr ../shared/data/test/BSD100"
 
 
-def _results(rows_paths: list[str], method: str) -> list[str]:
+def _results(rows_paths: list[str], method: str, scales: list[int] | None = None) -> list[str]:
     import sys
 
     sys.path.insert(0, str(Path(__file__).parent))
@@ -39,7 +39,7 @@ def _results(rows_paths: list[str], method: str) -> list[str]:
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for (fam, s), methods in sorted(groups.items()):
-        if method not in methods:
+        if method not in methods or (scales and int(s) not in scales):
             continue
         imgs = {r["image"] for r in methods[method]}
         if "bicubic" in methods:
@@ -77,9 +77,10 @@ def _denoiser_stage(st: dict) -> list[str]:
             + (", views cycled" if cfg.get("sr_cycle_views") else "")
             + ") to the HR crop"
         )
+        images = st.get("val_images") or f"BSD100 images {cfg['val_start'] + 1}–{cfg['val_start'] + cfg['val_count']}"
         val = (
-            f"BSD100 images {cfg['val_start'] + 1}–{cfg['val_start'] + cfg['val_count']} (outside the benchmark's "
-            f"first 50), centre {cfg['val_crop']}² crops, pnp SR PSNR-Y ({', '.join(cfg['sr_val_cases'])})"
+            f"{images} (outside the benchmark's first 50), centre {cfg['val_crop']}² crops, pnp SR PSNR-Y "
+            f"({', '.join(cfg['sr_val_cases'])})"
         )
     else:
         data = f"{crops}, white Gaussian noise σ uniform in [{cfg['sigma_min']}, {cfg['sigma_max']}]; loss {cfg['loss'].upper()}"
@@ -140,20 +141,31 @@ def main() -> None:
                 + (f", started from stage {st['stage'] - 1}'s weights" if cfg.get("init") else "")
                 + f"; {st.get('where', '')}; data: {st.get('data', '')}; command: `{st.get('command', '')}` |"
             )
-        method = "sftmd"
+        method, scales = "sftmd", None
     else:
         net = load_denoiser(args.weights)
         c = meta["denoiser"]
         stages = meta.get("history") or [{**meta["training"], "stage": 1}]
+        rounds = int(meta.get("rounds", 1))
+        scales = stages[-1]["config"].get("sr_scales") if rounds > 1 else None
+        if rounds > 1:
+            what = (
+                f"one network per HQS round ({rounds} rounds, untied weights) for SR at "
+                + " and ".join(f"×{s}" for s in scales)
+                + " (what `super_resolve` uses there by default), every kernel family and noise level"
+            )
+            shape = f"{rounds} networks, each U-Net-like"
+        else:
+            what, shape = "one network for every kernel, scale and noise level", "U-Net-like"
         lines += [
             "The learned prior of the `pnp` SR backend: a noise-level-conditioned Gaussian denoiser "
-            "(`s2k.nets.denoiser`), one network for every kernel, scale and noise level"
+            f"(`s2k.nets.denoiser`), {what}"
             + (", trained last *through* the unrolled PnP loop it serves (objective `sr`)."
                if stages[-1]["config"].get("objective") == "sr" else "."),
             "",
             "| item | value |",
             "| --- | --- |",
-            f"| network | U-Net-like, pixel-unshuffle {c['unshuffle']}, widths {c['widths']}, residual blocks "
+            f"| network | {shape}, pixel-unshuffle {c['unshuffle']}, widths {c['widths']}, residual blocks "
             f"{c['blocks']}; {count_parameters(net):,} parameters, stored fp16 ({size:.2f} MB) |",
         ]
         for st in stages:
@@ -168,7 +180,7 @@ def main() -> None:
             f"SSIM-Y with s pixels shaved, means over the images):",
             "",
         ]
-        lines += _results(args.rows, method)
+        lines += _results(args.rows, method, scales)
     lines += [
         "",
         f"Card written by `benchmarks/sr_model_card.py` ({platform.machine()}, torch {torch.__version__}).",

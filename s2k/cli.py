@@ -439,8 +439,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="SR backend: pnp (any kernel and scale, fast on CPU) or sftmd (the paper's network, "
                     "×2-×4, noise-free; default pnp)")
     sp.add_argument("--prior", default="learned",
-                    help="pnp prior: learned (the shipped denoiser), tv (total variation) or a denoiser "
-                    "weight file of your own (.safetensors from s2k train denoiser; default learned)")
+                    help="pnp prior: learned (the shipped priors, one per scale at ×2-×4), tv (total "
+                    "variation) or a denoiser weight file of your own (.safetensors from s2k train denoiser; "
+                    "default learned)")
     sp.add_argument("--save-kernel", help="save the kernel used (.npy)")
     sp.add_argument("--noise", type=_nonneg_float, default=0.0, help="noise σ of the LR image, 0..255")
     sp.add_argument("--tile", type=_positive_int,

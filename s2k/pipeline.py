@@ -67,8 +67,9 @@ def super_resolve(
         family: kernel family for the estimator (``gaussian``, ``motion``, ``disk``), or ``auto`` to let
             :func:`s2k.choose_family` choose it (the result's ``family`` and ``family_probabilities``).
         backend: ``pnp`` or ``sftmd``.
-        prior: pnp prior: ``learned`` (the shipped denoiser), ``tv``, or the path of a denoiser weight file
-            (``kind = "s2k-denoiser"``, e.g. exported from ``s2k train denoiser``).
+        prior: pnp prior: ``learned`` (the shipped priors, one per scale at ×2–×4), ``tv``, or the path of a
+            denoiser weight file (``kind = "s2k-denoiser"``, e.g. exported from ``s2k train denoiser``), which
+            then serves every scale.
         noise: σ_n of the LR image's noise in 0..255 units.
         tile: LR tile side for large images (None: the backend's default, 512 for pnp, 256 for sftmd).
         refine: refine the kernel against the LR image and restore again with it

@@ -10,14 +10,23 @@ import torch
 from conftest import textured_image
 
 import s2k.nets.denoiser as denoiser_mod
-from s2k.checkpoint import load_checkpoint
+from s2k.checkpoint import load_checkpoint, read_metadata, save_checkpoint
 from s2k.data import load_hr_pool
 from s2k.degradation import blur_downsample_torch, degrade
 from s2k.errors import S2KError
 from s2k.io import write_image
 from s2k.kernels import gaussian_kernel, isotropic_gaussian_kernel, sample_kernel
 from s2k.metrics import psnr_y
-from s2k.nets.denoiser import DenoiserConfig, DenoiserNet, default_denoiser, grow_denoiser, load_denoiser
+from s2k.nets.denoiser import (
+    DenoiserConfig,
+    DenoiserNet,
+    RoundDenoisers,
+    default_denoiser,
+    grow_denoiser,
+    load_denoiser,
+    prior_for_scale,
+    scale_weights_path,
+)
 from s2k.sr import PnPConfig, bicubic_upsample, pnp_super_resolve, pnp_torch, tiled_apply
 from s2k.sr.fft_data import (
     DataStep,
@@ -315,7 +324,6 @@ def test_grow_denoiser_keeps_the_function_and_every_weight_trains():
 
 
 def test_training_can_start_from_a_smaller_network_grown(tmp_path):
-    from s2k.checkpoint import save_checkpoint
     from s2k.nets.denoiser import RoundDenoisers
 
     torch.manual_seed(1)
@@ -416,6 +424,50 @@ def test_default_denoiser_missing_is_a_user_error(tmp_path, monkeypatch):
             pnp_super_resolve(textured_image(8, 8, 3), isotropic_gaussian_kernel(5, 1.0), 2)
     finally:
         default_denoiser.cache_clear()
+
+
+def test_default_prior_is_the_scales_own_where_one_is_shipped(tmp_path, monkeypatch):
+    shared = DenoiserNet(TINY).eval()
+    with torch.no_grad():
+        shared.tail.weight.normal_(0, 0.05)
+    meta = {"kind": "s2k-denoiser", "denoiser": TINY.to_dict()}
+    save_checkpoint(tmp_path / "denoiser.safetensors", {"net": shared}, None, meta)
+    own = RoundDenoisers(TINY, 4).eval()
+    init_denoiser(own, tmp_path / "denoiser.safetensors")
+    with torch.no_grad():
+        own.nets[1].tail.weight.mul_(-1.0)  # this round now differs from the shared network
+    save_checkpoint(tmp_path / "denoiser-x3.safetensors", {"net": own}, None, {**meta, "rounds": 4})
+    monkeypatch.setattr(denoiser_mod, "WEIGHTS_PATH", tmp_path / "denoiser.safetensors")
+    default_denoiser.cache_clear()
+    try:
+        assert scale_weights_path(3) == tmp_path / "denoiser-x3.safetensors"
+        assert isinstance(prior_for_scale(3, 4), RoundDenoisers)
+        assert isinstance(prior_for_scale(3, 8), DenoiserNet)  # another number of rounds: the shared one
+        assert isinstance(prior_for_scale(2, 4), DenoiserNet)  # no ×2 file: the shared one
+        lr = textured_image(16, 20, 3, seed=9)
+        k = isotropic_gaussian_kernel(15, 1.2)
+        cfg4 = PnPConfig(iterations=4)
+        own_file, shared_file = tmp_path / "denoiser-x3.safetensors", tmp_path / "denoiser.safetensors"
+        by_default = pnp_super_resolve(lr, k, 3, config=cfg4)
+        np.testing.assert_array_equal(by_default, pnp_super_resolve(lr, k, 3, denoiser=own_file, config=cfg4))
+        with_shared = pnp_super_resolve(lr, k, 3, denoiser=shared_file, config=cfg4)
+        assert np.abs(by_default - with_shared).max() > 1e-3
+        at_x2 = pnp_super_resolve(lr, k, 2, config=cfg4)
+        np.testing.assert_array_equal(at_x2, pnp_super_resolve(lr, k, 2, denoiser=shared_file, config=cfg4))
+    finally:
+        default_denoiser.cache_clear()
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_shipped_scale_priors_are_round_networks_with_cards(scale):
+    path = scale_weights_path(scale)
+    meta = read_metadata(path)
+    assert meta["kind"] == "s2k-denoiser" and meta["rounds"] == 8
+    assert meta["training"]["config"]["sr_scales"] == [scale]
+    assert [st["stage"] for st in meta["history"]] == [1, 2, 3, 4]
+    card = path.with_suffix(".md").read_text()
+    assert "stage 4 training" in card and "H200" in card
+    assert isinstance(prior_for_scale(scale, 8), RoundDenoisers)
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -663,7 +715,6 @@ def test_views_cycle_through_the_eight_flips_and_rotations():
 
 
 def test_prior_trained_through_the_unrolled_loop(tmp_path):
-    from s2k.checkpoint import save_checkpoint
     from s2k.sr.pnp import unrolled_pnp
 
     torch.manual_seed(3)
@@ -707,7 +758,6 @@ def test_prior_trained_through_the_unrolled_loop(tmp_path):
 
 
 def test_untied_rounds_start_from_a_shared_prior_and_train_apart(tmp_path):
-    from s2k.checkpoint import save_checkpoint
     from s2k.nets.denoiser import RoundDenoisers
     from s2k.train.denoiser import export_denoiser, init_denoiser
 

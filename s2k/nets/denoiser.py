@@ -19,8 +19,10 @@ DRUNet does the same). Inputs whose sides are not multiples of :attr:`DenoiserCo
 by half-sample symmetric reflection and cropped back.
 
 Weights: safetensors only (:mod:`s2k.checkpoint`), metadata ``kind = "s2k-denoiser"`` with the
-:class:`DenoiserConfig`; the shipped file is ``s2k/weights/denoiser.safetensors``
-(:func:`default_denoiser`). Training: :mod:`s2k.train.denoiser`.
+:class:`DenoiserConfig`; the shipped files are ``s2k/weights/denoiser.safetensors`` (one network for every
+scale, :func:`default_denoiser`) and, where shipped, ``s2k/weights/denoiser-x<s>.safetensors`` (one
+network per HQS round, fine-tuned on scale ``s`` alone; :func:`prior_for_scale` prefers them). Training:
+:mod:`s2k.train.denoiser`.
 """
 
 from __future__ import annotations
@@ -274,6 +276,28 @@ def load_denoiser(path: str | Path, device: str = "cpu") -> DenoiserNet | RoundD
     load_checkpoint(path, {"net": net})
     net.meta = meta  # type: ignore[assignment]
     return net.to(device=device, memory_format=torch.channels_last).eval()
+
+
+def scale_weights_path(scale: int) -> Path:
+    """Where the shipped prior specialised to ×``scale`` lives (only some scales have one)."""
+    return WEIGHTS_PATH.with_name(f"denoiser-x{scale}.safetensors")
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_denoiser(path: str) -> DenoiserNet | RoundDenoisers:
+    return load_denoiser(path)
+
+
+def prior_for_scale(scale: int, rounds: int) -> DenoiserNet | RoundDenoisers:
+    """The shipped prior for SR at ×``scale`` in ``rounds`` HQS rounds, loaded once: the scale's own network
+    (``denoiser-x<scale>.safetensors``) when one is shipped and was trained for that many rounds, otherwise
+    the shared :func:`default_denoiser` (every other scale, or another number of rounds)."""
+    path = scale_weights_path(scale)
+    if path.is_file():
+        net = _cached_denoiser(str(path))
+        if not isinstance(net, RoundDenoisers) or net.rounds == rounds:
+            return net
+    return default_denoiser()
 
 
 @functools.lru_cache(maxsize=1)

@@ -89,10 +89,13 @@ rounds (:func:`unrolled_pnp`: the same loop on periodic LR images, with gradient
 schedule, its 8 rounds and the cycled views: other ``iterations`` work but are outside what it was trained
 for.
 
-Priors (``denoiser=``): ``None`` is the shipped learned denoiser (:func:`s2k.nets.denoiser.default_denoiser`,
-an :class:`s2k.errors.S2KError` if it is missing); a path loads a weight file; a
-:class:`~s2k.nets.denoiser.DenoiserNet`, or a :class:`~s2k.nets.denoiser.RoundDenoisers` (one network
-per round: untied weights, only for its own number of iterations); ``"tv"``, the classical
+Priors (``denoiser=``): ``None`` is the shipped learned prior for the scale
+(:func:`s2k.nets.denoiser.prior_for_scale`: at ×2, ×3 and ×4 one network per round fine-tuned on that scale
+alone (session 16, docs/SR.md), at other scales or other ``iterations`` the shared
+:func:`s2k.nets.denoiser.default_denoiser`; an :class:`s2k.errors.S2KError` if it is missing); a path
+loads a weight file; a :class:`~s2k.nets.denoiser.DenoiserNet`, or a
+:class:`~s2k.nets.denoiser.RoundDenoisers` (one network per round: untied weights, only for its own number
+of iterations); ``"tv"``, the classical
 total-variation prior (Chambolle's algorithm from scikit-image on each channel, :class:`TVDenoiser`); or
 any callable ``f(x, sigma) -> x`` on ``B×C×H×W`` tensors in 0..255 with σ a length-B tensor in 0..255.
 """
@@ -111,7 +114,7 @@ from skimage.restoration import denoise_tv_chambolle
 from s2k.degradation import check_scale, symmetric_pad_indices
 from s2k.errors import S2KError
 from s2k.kernels import validate_kernel
-from s2k.nets.denoiser import DenoiserNet, RoundDenoisers, default_denoiser, load_denoiser
+from s2k.nets.denoiser import DenoiserNet, RoundDenoisers, default_denoiser, load_denoiser, prior_for_scale
 from s2k.sr.bicubic import bicubic_upsample_torch
 from s2k.sr.fft_data import DataStep
 from s2k.sr.tiling import apply_sr
@@ -208,10 +211,13 @@ def network_prior(net: DenoiserNet | RoundDenoisers, iterations: int) -> Prior:
     return net.priors()
 
 
-def resolve_denoiser(denoiser: object, config: PnPConfig) -> Prior:
-    """Turn the ``denoiser=`` argument of :func:`pnp_super_resolve` into a prior (module docstring)."""
+def resolve_denoiser(denoiser: object, config: PnPConfig, scale: int | None = None) -> Prior:
+    """Turn the ``denoiser=`` argument of :func:`pnp_super_resolve` into a prior (module docstring); with
+    ``denoiser=None`` the shipped prior for ``scale`` (:func:`~s2k.nets.denoiser.prior_for_scale`; the shared
+    network when ``scale`` is None)."""
     if denoiser is None:
-        return network_prior(default_denoiser(), config.iterations)
+        net = default_denoiser() if scale is None else prior_for_scale(scale, config.iterations)
+        return network_prior(net, config.iterations)
     if isinstance(denoiser, str) and denoiser == "tv":
         return TVDenoiser(config.tv_strength, config.tv_iterations)
     if isinstance(denoiser, (str, Path)):
@@ -522,7 +528,7 @@ def pnp_super_resolve(
         raise S2KError(f"noise must be a number, got {noise!r}") from None
     if not (math.isfinite(noise) and noise >= 0):
         raise S2KError(f"noise level must be finite and >= 0, got {noise}")
-    fn = resolve_denoiser(denoiser, cfg)
+    fn = resolve_denoiser(denoiser, cfg, scale)
     kt = torch.from_numpy(k)
 
     def run(tile_lr: np.ndarray) -> np.ndarray:
