@@ -2,8 +2,9 @@
 to the device machine is limited to 64 MiB, and the shipped weights already take about 48 MB of it).
 
     python scripts/gpu_data.py --count 248     # the first GPU round of session 7; 218 for the second
-    python scripts/gpu_data.py --count 400 --val   # session 10 (scripts/gpu_prior.sh): all 400, and the
-                                                   # pnp validation images BSD100 img 61-68 in .gpu/val
+    python scripts/gpu_data.py --count 400 --val   # sessions 10 and 16 (scripts/gpu_prior.sh,
+                                                   # scripts/gpu_scale_priors.sh): all 400, and the pnp
+                                                   # validation images BSD100 img 61-68 in .gpu/val
 
 Images are taken alternately from BSDS500_train and BSDS500_test in sorted order (renamed
 <folder>_<file>), the first --count of that sequence; the bytes are copied unchanged.
