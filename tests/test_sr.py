@@ -275,6 +275,16 @@ def test_tiled_apply_blends_to_the_function_for_pointwise_maps():
 TINY = DenoiserConfig(channels=3, unshuffle=2, widths=(8, 16), blocks=(0, 1))
 
 
+def _save_tiny_prior(path, seed: int) -> DenoiserNet:
+    """A TINY shared denoiser that is not the identity (its tail drawn at random), saved as a weight file."""
+    torch.manual_seed(seed)
+    net = DenoiserNet(TINY).eval()
+    with torch.no_grad():
+        net.tail.weight.normal_(0, 0.05)
+    save_checkpoint(path, {"net": net}, None, {"kind": "s2k-denoiser", "denoiser": TINY.to_dict()})
+    return net
+
+
 def test_denoiser_shapes_and_residual_form():
     net = DenoiserNet(TINY).eval()
     x = torch.rand(2, 3, 37, 45)
@@ -427,11 +437,8 @@ def test_default_denoiser_missing_is_a_user_error(tmp_path, monkeypatch):
 
 
 def test_default_prior_is_the_scales_own_where_one_is_shipped(tmp_path, monkeypatch):
-    shared = DenoiserNet(TINY).eval()
-    with torch.no_grad():
-        shared.tail.weight.normal_(0, 0.05)
+    _save_tiny_prior(tmp_path / "denoiser.safetensors", seed=5)
     meta = {"kind": "s2k-denoiser", "denoiser": TINY.to_dict()}
-    save_checkpoint(tmp_path / "denoiser.safetensors", {"net": shared}, None, meta)
     own = RoundDenoisers(TINY, 4).eval()
     init_denoiser(own, tmp_path / "denoiser.safetensors")
     with torch.no_grad():
@@ -717,12 +724,7 @@ def test_views_cycle_through_the_eight_flips_and_rotations():
 def test_prior_trained_through_the_unrolled_loop(tmp_path):
     from s2k.sr.pnp import unrolled_pnp
 
-    torch.manual_seed(3)
-    start = DenoiserNet(TINY)
-    with torch.no_grad():
-        start.tail.weight.normal_(0, 0.05)  # not the identity: init must really load these
-    save_checkpoint(tmp_path / "init.safetensors", {"net": start}, None,
-                    {"kind": "s2k-denoiser", "denoiser": TINY.to_dict()})
+    start = _save_tiny_prior(tmp_path / "init.safetensors", seed=3)  # not the identity: init must load it
     cfg = _sr_config(tmp_path, init=str(tmp_path / "init.safetensors"))
     run = tmp_path / "run"
     summary = train_denoiser(cfg, run, progress=False)
@@ -758,15 +760,8 @@ def test_prior_trained_through_the_unrolled_loop(tmp_path):
 
 
 def test_untied_rounds_start_from_a_shared_prior_and_train_apart(tmp_path):
-    from s2k.nets.denoiser import RoundDenoisers
-    from s2k.train.denoiser import export_denoiser, init_denoiser
-
-    torch.manual_seed(4)
-    shared = DenoiserNet(TINY).eval()
-    with torch.no_grad():
-        shared.tail.weight.normal_(0, 0.05)
     init = tmp_path / "shared.safetensors"
-    save_checkpoint(init, {"net": shared}, None, {"kind": "s2k-denoiser", "denoiser": TINY.to_dict()})
+    shared = _save_tiny_prior(init, seed=4)
     # a shared network copied into every round gives exactly the shared prior's SR
     stack = RoundDenoisers(TINY, 4).eval()
     init_denoiser(stack, init)
