@@ -21,7 +21,7 @@ from s2k.checkpoint import read_metadata
 from s2k.kernel_pca import reconstruction_error
 from s2k.kernels import FAMILIES, sample_kernels
 from s2k.nets import count_parameters
-from s2k.nets.denoiser import load_denoiser
+from s2k.nets.denoiser import load_denoiser, scale_weights_path
 from s2k.nets.sftmd import load_sftmd
 
 SR_TABLE = "python benchmarks/sr_table.py --hr ../shared/data/test/BSD100"
@@ -149,10 +149,12 @@ def main() -> None:
         rounds = int(meta.get("rounds", 1))
         scales = stages[-1]["config"].get("sr_scales") if rounds > 1 else None
         if rounds > 1:
+            shipped = [s for s in scales if Path(args.weights).name == scale_weights_path(s).name]
             what = (
                 f"one network per HQS round ({rounds} rounds, untied weights) for SR at "
                 + " and ".join(f"×{s}" for s in scales)
-                + " (what `super_resolve` uses there by default), every kernel family and noise level"
+                + (" (what `super_resolve` uses there by default)" if shipped else "")
+                + ", every kernel family and noise level"
             )
             shape = f"{rounds} networks, each U-Net-like"
         else:

@@ -67,8 +67,8 @@ kept close to the symmetric treatment.
 step but the last, the HR estimate's padding is rebuilt from its image region (:func:`reflect_border`, the
 same seam padding), so the HR image beyond its edges is its own reflection, as the degradation assumed
 (docs/SR.md, "Borders": +0.08 dB at Gaussian ×2 on BSD100 with the stage-2 prior, +0.03 with the
-stage-3 prior trained on real borders, but −0.13 dB for motion kernels on crops whose border pixels saw
-real content, hence not the default).
+stage-3 prior trained on real borders, +0.09 with the per-scale priors, but −0.13 dB for motion kernels on
+crops whose border pixels saw real content, hence not the default).
 
 Views (``cycle_views``, default on; DPIR's trick): round ``i``'s prior denoises the estimate turned by the
 ``i mod 8``-th flip/rotation (:func:`view`) and the result is turned back, so the 8 rounds see the image in
