@@ -376,6 +376,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``s2k`` argument parser (one sub-command per job)."""
     from s2k import __version__
     from s2k.kernels import FAMILIES
+    from s2k.pipeline import BACKENDS
+    from s2k.sr.pnp import BORDERS
 
     p = _Parser(prog="s2k", description="Blind image super-resolution with Spectrum-to-Kernel estimation.")
     p.add_argument("--version", action="version", version=f"s2k {__version__}")
@@ -435,7 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--family", choices=(*FAMILIES, "auto"), default="gaussian",
                     help="kernel family for the estimator when no --kernel is given, or auto: the most "
                     "likely family (default gaussian)")
-    sp.add_argument("--backend", choices=("pnp", "sftmd"), default="pnp",
+    sp.add_argument("--backend", choices=BACKENDS, default="pnp",
                     help="SR backend: pnp (any kernel and scale, fast on CPU) or sftmd (the paper's network, "
                     "×2-×4, noise-free; default pnp)")
     sp.add_argument("--prior", default="learned",
@@ -450,7 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="refine the kernel against the LR image and restore again (2-4× the time; "
                     "default: only estimated motion kernels with pnp at ×2 and ×3, where it was measured "
                     "to help)")
-    sp.add_argument("--border", choices=("free", "reflect"), default="free",
+    sp.add_argument("--border", choices=BORDERS, default="free",
                     help="pnp: the image beyond its edges is unknown (free, default: photos) or the "
                     "mirror image of its edge (reflect: s2k's degradation convention, for images made "
                     "by s2k degrade)")
@@ -463,7 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--n", type=_positive_int, help="first N images (default all)")
     sp.add_argument("--seed", type=int, default=0, help="degradation seed (default 0)")
     sp.add_argument("--noise", type=_nonneg_float, default=0.0, help="noise σ added to the LR images")
-    sp.add_argument("--backend", choices=("pnp", "sftmd"), default="pnp", help="SR backend (default pnp)")
+    sp.add_argument("--backend", choices=BACKENDS, default="pnp", help="SR backend (default pnp)")
     sp.add_argument("--out", required=True, help="output folder (a rerun resumes it)")
     sp.add_argument("--methods", help="comma-separated estimators / SR methods to run, e.g. "
                     "blind-s2k,true-kernel (default all; names in docs/BENCHMARKS.md)")
@@ -532,7 +534,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("-s", "--scale", type=_scale, default=2, help="scale factor (default 2)")
     sp.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     sp.add_argument("--noise", type=_nonneg_float, default=0.0, help="Gaussian noise σ in 0..255 units")
-    sp.add_argument("--backend", choices=("pnp", "sftmd"), default="pnp", help="SR backend (default pnp)")
+    sp.add_argument("--backend", choices=BACKENDS, default="pnp", help="SR backend (default pnp)")
     sp.add_argument("--out", default="s2k-demo", help="output folder (default ./s2k-demo)")
     return p
 
