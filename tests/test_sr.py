@@ -238,6 +238,29 @@ def test_pnp_keeps_alpha_and_grey():
     assert grey.shape == (40, 48)
 
 
+def test_pnp_takes_a_list_of_one_prior_per_round():
+    lr = textured_image(20, 24, 3, seed=7)
+    k = isotropic_gaussian_kernel(7, 1.0)
+    cfg = PnPConfig(iterations=3, dtype="float64")
+    calls: list[int] = []
+
+    def counting(i: int):
+        def prior(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+            calls.append(i)
+            return _smooth_denoiser(x, sigma)
+
+        return prior
+
+    shared = pnp_super_resolve(lr, k, 2, denoiser=_smooth_denoiser, config=cfg)
+    per_round = pnp_super_resolve(lr, k, 2, denoiser=[counting(i) for i in range(3)], config=cfg)
+    assert calls == [0, 1, 2]  # round i ran the i-th prior
+    np.testing.assert_allclose(per_round, shared, atol=1e-9)
+    with pytest.raises(S2KError, match="2 per-round priors for 3 HQS rounds"):
+        pnp_super_resolve(lr, k, 2, denoiser=[_smooth_denoiser] * 2, config=cfg)
+    with pytest.raises(S2KError, match="list of one callable per round"):
+        pnp_super_resolve(lr, k, 2, denoiser=[1, 2, 3], config=cfg)
+
+
 def test_tiling_identity_and_accuracy():
     hr = textured_image(96, 96, 3, seed=6)
     k = isotropic_gaussian_kernel(15, 1.8)

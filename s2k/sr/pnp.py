@@ -97,7 +97,8 @@ loads a weight file; a :class:`~s2k.nets.denoiser.DenoiserNet`, or a
 :class:`~s2k.nets.denoiser.RoundDenoisers` (one network per round: untied weights, only for its own number
 of iterations); ``"tv"``, the classical
 total-variation prior (Chambolle's algorithm from scikit-image on each channel, :class:`TVDenoiser`); or
-any callable ``f(x, sigma) -> x`` on ``B×C×H×W`` tensors in 0..255 with σ a length-B tensor in 0..255.
+any callable ``f(x, sigma) -> x`` on ``B×C×H×W`` tensors in 0..255 with σ a length-B tensor in 0..255, or
+a list of one such callable per round (its length must be ``iterations``).
 """
 
 from __future__ import annotations
@@ -227,8 +228,13 @@ def resolve_denoiser(denoiser: object, config: PnPConfig, scale: int | None = No
         return network_prior(denoiser, config.iterations)
     if callable(denoiser):
         return denoiser  # type: ignore[return-value]
+    if isinstance(denoiser, (list, tuple)) and denoiser and all(callable(d) for d in denoiser):
+        if len(denoiser) != config.iterations:
+            raise S2KError(f"{len(denoiser)} per-round priors for {config.iterations} HQS rounds")
+        return list(denoiser)
     raise S2KError(
-        f"denoiser must be None, 'tv', a weight file, a DenoiserNet or a callable, got {denoiser!r}"
+        "denoiser must be None, 'tv', a weight file, a DenoiserNet, a callable or a list of one callable "
+        f"per round, got {denoiser!r}"
     )
 
 
@@ -512,7 +518,7 @@ def pnp_super_resolve(
         scale: integer >= 1.
         noise: σ_n of the LR image's noise, 0..255 units (0 for noise-free 8-bit images).
         denoiser: the prior: None (shipped learned denoiser), ``"tv"``, a weight file, a ``DenoiserNet``
-            or ``RoundDenoisers``, or a callable (module docstring).
+            or ``RoundDenoisers``, a callable, or a list of one callable per round (module docstring).
         config: :class:`PnPConfig` (iterations, schedule, padding, tiling).
 
     Returns:
