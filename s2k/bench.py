@@ -15,7 +15,7 @@ and true kernels are saved under ``out/data/<family>_x<s>/`` so the set can be s
   (the upper bound), and where :func:`s2k.pipeline.refines_by_default` says so (motion, pnp, ≤ ×3)
   ``blind-s2k-refined`` (S2K's kernel refined against the LR image, :mod:`s2k.kernel_refine`: what
   :func:`s2k.super_resolve` does by default there) — scored by PSNR-Y / SSIM-Y with ``s`` border
-  pixels shaved;
+  pixels shaved; every SR method is told the noise level ``noise`` the LR images were made with;
 * the wall time of every method on every image.
 
 ``methods`` (``s2k bench --methods``) restricts a run to some of these methods, e.g. only ``blind-s2k,
@@ -116,6 +116,8 @@ class BenchConfig:
             raise S2KError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}")
         for s in self.scales:
             check_scale(s)
+        if self.noise and self.backend == "sftmd":
+            raise S2KError("the sftmd backend is trained for noise-free images: bench noisy images with pnp")
         if not list_images(self.hr)[: self.n]:
             raise S2KError(f"no images in {self.hr}")
 
@@ -172,6 +174,11 @@ def run_bench(cfg: BenchConfig, progress: bool = True) -> Path:
     _, done = _read_done(csv_path)
     set_name = Path(cfg.hr).name
     new_file = not csv_path.exists()
+
+    def restore(lr: np.ndarray, s: int, kernel: np.ndarray | str, refine: bool | None = None) -> np.ndarray:
+        """SR by the run's backend, told the noise level the images were made with."""
+        return super_resolve(lr, s, kernel, backend=cfg.backend, noise=cfg.noise, refine=refine).image
+
     with csv_path.open("a", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=FIELDS)
         if new_file:
@@ -223,27 +230,21 @@ def run_bench(cfg: BenchConfig, progress: bool = True) -> Path:
                             emit(name, "kernel", dt, dv=e.dv, ds=e.ds, dv_flip=e.dv_flip)
                     sr_methods: dict[str, Callable[[], np.ndarray]] = {
                         "bicubic": lambda it=it, s=s: bicubic_upsample(it.lr, s),
-                        "unaware": lambda it=it, s=s: (
-                            super_resolve(it.lr, s, "bicubic", backend=cfg.backend).image
-                        ),
+                        "unaware": lambda it=it, s=s: restore(it.lr, s, "bicubic"),
                         **{
-                            f"blind-{name}": (
-                                lambda k=k, it=it, s=s: super_resolve(it.lr, s, k, backend=cfg.backend).image
-                            )
+                            f"blind-{name}": lambda k=k, it=it, s=s: restore(it.lr, s, k)
                             for name, k in kernels.items()
                         },
                         **(
                             {
-                                "blind-s2k-refined": lambda it=it, s=s, k=kernels["s2k"]: super_resolve(
-                                    it.lr, s, k, backend=cfg.backend, refine=True
-                                ).image
+                                "blind-s2k-refined": lambda it=it, s=s, k=kernels["s2k"]: restore(
+                                    it.lr, s, k, refine=True
+                                )
                             }
                             if refined_row and "s2k" in kernels
                             else {}
                         ),
-                        "true-kernel": lambda it=it, s=s: (
-                            super_resolve(it.lr, s, it.kernel, backend=cfg.backend).image
-                        ),
+                        "true-kernel": lambda it=it, s=s: restore(it.lr, s, it.kernel),
                     }
                     for name, fn_sr in sr_methods.items():
                         if not cfg.wants(name):

@@ -58,6 +58,15 @@ def _nonneg_float(text: str) -> float:
     return value
 
 
+def _noise_or_auto(text: str) -> float | str:
+    if text == "auto":
+        return text
+    try:
+        return _nonneg_float(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0 or auto, got {text!r}") from None
+
+
 def _out_path(path: str | None, exts: Sequence[str], what: str) -> Path | None:
     """Check an output path before any work: known extension, existing (or creatable) parent folder."""
     if path is None:
@@ -260,11 +269,14 @@ def cmd_sr(args: argparse.Namespace) -> None:
     else:
         jobs = [(src, _out_path(args.output, IMAGE_EXTS, "output"))]
     kout = _out_path(args.save_kernel, (".npy",), "--save-kernel")
+    noise = 0.0 if args.backend == "sftmd" and args.noise == "auto" else args.noise  # sftmd: noise-free
     for path, out in tqdm(jobs, desc="super-resolving", disable=len(jobs) < 2, unit="image"):
         lr = read_image(path)
+        if noise == 0:
+            _warn_if_noisy(path.name, lr, args.backend)
         t0 = time.perf_counter()
         res = super_resolve(lr, args.scale, kernel, family=args.family, backend=args.backend,
-                            prior=args.prior, noise=args.noise, tile=args.tile, refine=args.refine,
+                            prior=args.prior, noise=noise, tile=args.tile, refine=args.refine,
                             border=args.border)
         dt = time.perf_counter() - t0
         write_image(out, res.image)
@@ -280,8 +292,28 @@ def cmd_sr(args: argparse.Namespace) -> None:
             how = "given kernel"
         if res.refined:
             how += ", refined"
+        if res.noise_estimated:
+            how += f", noise σ {res.noise:.1f} (estimated)"
+        elif noise == "auto":
+            how += ", noise-free (too small to estimate the noise)"
         msg = f"{path.name}: ×{args.scale} with the {how}, {dt:.1f} s -> {out}"
         tqdm.write(msg)
+
+
+def _warn_if_noisy(name: str, lr: np.ndarray, backend: str) -> None:
+    """A line on stderr when an image restored as noise-free reads as noisy (:mod:`s2k.noise`)."""
+    from tqdm import tqdm
+
+    from s2k.noise import NOISY, estimate_noise
+
+    try:
+        sigma = estimate_noise(lr)
+    except S2KError:  # too small or too saturated to tell
+        return
+    if sigma >= NOISY:
+        fix = "--noise auto" if backend == "pnp" else "--backend pnp (sftmd is noise-free)"
+        tqdm.write(f"warning: {name} looks noisy (σ ≈ {sigma:.1f}); restored as noise-free it may come out "
+                   f"grainy: try {fix}", file=sys.stderr)
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
@@ -445,7 +477,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "variation) or a denoiser weight file of your own (.safetensors from s2k train denoiser; "
                     "default learned)")
     sp.add_argument("--save-kernel", help="save the kernel used (.npy)")
-    sp.add_argument("--noise", type=_nonneg_float, default=0.0, help="noise σ of the LR image, 0..255")
+    sp.add_argument("--noise", type=_noise_or_auto, default="auto",
+                    help="noise σ of the LR image, 0..255, or auto (default): estimate it from the image "
+                    "(pnp; sftmd is noise-free). Give 0 for noise-free images such as s2k degrade's")
     sp.add_argument("--tile", type=_positive_int,
                     help="LR tile side for large images (default 512 for pnp, 256 for sftmd)")
     sp.add_argument("--refine", action=argparse.BooleanOptionalAction, default=None,

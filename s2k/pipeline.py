@@ -6,6 +6,10 @@ shipped weights), a prior of one's own (``prior="path/to/denoiser.safetensors"``
 denoiser`` and exported) or the classical TV prior (``prior="tv"``, no weights); ``sftmd`` (the paper's
 kernel-conditioned network, :mod:`s2k.sr.sftmd`; shipped weights, scales 2-4, noise-free images).
 
+``noise="auto"`` (pnp) estimates the LR image's noise level first (:func:`s2k.noise.estimate_noise`), for
+photos whose noise is unknown; the default ``noise=0`` restores the image as noise-free (docs/SR.md "Noise
+level from the image" measures both).
+
 ``kernel="bicubic"`` runs the kernel-unaware reference: the backend told the blur is the bicubic-like
 kernel that bicubic-trained SR methods assume (:func:`s2k.kernels.bicubic_like_kernel`), whatever the
 real blur was.
@@ -28,6 +32,7 @@ from s2k.kernels import bicubic_like_kernel, validate_kernel
 BACKENDS = ("pnp", "sftmd")
 REFINE_CROP = 256  # LR side of the crop the kernel refinement restores first (s2k.kernel_refine)
 PRIORS = ("learned", "tv")  # or the path of a denoiser weight file
+NOISE_AUTO = "auto"  # super_resolve(noise=...): estimate σ_n from the LR image (s2k.noise)
 
 
 @dataclass
@@ -42,6 +47,8 @@ class SRResult:
     family_probabilities: dict[str, float] | None = None  # with family="auto": every family's probability
     refined: bool = False  # the kernel was refined against the LR image (:mod:`s2k.kernel_refine`)
     kernel_unrefined: np.ndarray | None = None  # when refined: the kernel before it (estimated or given)
+    noise: float = 0.0  # σ_n the backend was told (0..255 units)
+    noise_estimated: bool = False  # σ_n was estimated from the LR image (noise="auto")
 
 
 def super_resolve(
@@ -52,7 +59,7 @@ def super_resolve(
     family: str = "gaussian",
     backend: str = "pnp",
     prior: str | Path = "learned",
-    noise: float = 0.0,
+    noise: float | str = 0.0,
     tile: int | None = None,
     refine: bool | None = None,
     border: str = "free",
@@ -70,7 +77,11 @@ def super_resolve(
         prior: pnp prior: ``learned`` (the shipped priors, one per scale at ×2–×4), ``tv``, or the path of a
             denoiser weight file (``kind = "s2k-denoiser"``, e.g. exported from ``s2k train denoiser``), which
             then serves every scale.
-        noise: σ_n of the LR image's noise in 0..255 units.
+        noise: σ_n of the LR image's noise in 0..255 units, or ``"auto"`` to estimate it from the image
+            (:func:`s2k.noise.estimate_noise`; pnp only; an image too small or too saturated to tell is
+            taken as noise-free, the result's ``noise_estimated`` False). 0 (default): a noise-free image;
+            a noisy photo restored as noise-free comes out grainy (docs/SR.md "Noise level from the
+            image"). ``s2k sr`` defaults to ``auto``.
         tile: LR tile side for large images (None: the backend's default, 512 for pnp, 256 for sftmd).
         refine: refine the kernel against the LR image and restore again with it
             (:func:`s2k.kernel_refine.refine_kernel`, :func:`refine_rounds` times; 2-4× the time).
@@ -92,6 +103,7 @@ def super_resolve(
     if backend == "sftmd" and border != "free":
         raise S2KError("border='reflect' applies to the pnp backend only")
     net = None if str(prior) in PRIORS else _prior_file(prior)
+    noise, noise_estimated = _noise_level(lr, noise, backend)
     estimated = kernel is None
     fam, probs = None, None
     if isinstance(kernel, str):
@@ -129,8 +141,25 @@ def super_resolve(
         k_before = k
         for _ in range(refine_rounds(scale)):
             k = refine_kernel(part, restore(part, k), k, scale)
-        return SRResult(restore(lr, k), k, estimated, fam, probs, refined=True, kernel_unrefined=k_before)
-    return SRResult(restore(lr, k), k, estimated, fam, probs)
+        return SRResult(restore(lr, k), k, estimated, fam, probs, refined=True, kernel_unrefined=k_before,
+                        noise=noise, noise_estimated=noise_estimated)
+    return SRResult(restore(lr, k), k, estimated, fam, probs, noise=noise, noise_estimated=noise_estimated)
+
+
+def _noise_level(lr: np.ndarray, noise: float | str, backend: str) -> tuple[float, bool]:
+    """σ_n for the backend, and whether it was estimated (``noise="auto"``)."""
+    if not isinstance(noise, str):
+        return noise, False
+    if noise != NOISE_AUTO:
+        raise S2KError(f"noise must be a number or {NOISE_AUTO!r}, got {noise!r}")
+    if backend != "pnp":
+        raise S2KError("noise='auto' applies to the pnp backend (sftmd is trained for noise-free images)")
+    from s2k.noise import NoiseUnknown, estimate_noise
+
+    try:
+        return estimate_noise(lr), True
+    except NoiseUnknown:  # too small or too saturated to tell: restored as noise-free
+        return 0.0, False
 
 
 def _prior_file(path: str | Path) -> object:

@@ -126,6 +126,22 @@ def test_bench_refined_motion_row_alone(tmp_path):
     assert (tmp_path / "out" / "kernels" / "motion_x2" / "im0_s2k.npy").is_file()  # its estimator ran
 
 
+def test_bench_tells_sr_the_noise_it_added(tmp_path, capsys):
+    args, rows = _one_image_bench(tmp_path, "gaussian", "true-kernel", 96)
+    hr_dir, noisy = tmp_path / "hr", tmp_path / "noisy"
+    assert main([*args[:7], "--out", str(noisy), *args[9:], "--noise", "10"]) == 0
+    with (noisy / "results.csv").open() as fh:
+        row = next(csv.DictReader(fh))
+    data = noisy / "data" / "gaussian_x2"
+    lr, k = read_image(data / "im0.png"), np.load(data / "im0.npy")
+    told = s2k.super_resolve(lr, 2, k, noise=10.0).image
+    expected = s2k.psnr_y(read_image(hr_dir / "im0.png"), told, shave=2)
+    assert float(row["psnr_y"]) == pytest.approx(expected, abs=1e-3)
+    assert float(row["psnr_y"]) > float(rows[0]["psnr_y"]) - 6  # not the noise-free restoration's collapse
+    assert main([*args[:7], "--out", str(tmp_path / "o2"), "--backend", "sftmd", "--noise", "5"]) == 2
+    assert "noise-free" in capsys.readouterr().err and not (tmp_path / "o2").exists()
+
+
 def test_bench_bad_input(tmp_path, capsys):
     assert main(["bench", "--hr", str(tmp_path / "none"), "--out", str(tmp_path / "o")]) == 2
     (tmp_path / "empty").mkdir()

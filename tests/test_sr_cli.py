@@ -146,3 +146,39 @@ def test_sr_border_reflect_round_trip(tmp_path, capsys):
     assert np.abs(api - super_resolve(lr8, 2, k).image).max() > 1  # the assumption changed the result
     with pytest.raises(S2KError, match="border"):
         super_resolve(lr8, 2, k, border="mirror")
+
+
+def test_sr_noise_auto_estimates_the_level_and_restores_the_noisy_photo(tmp_path, capsys):
+    """A noisy LR restored as noise-free comes out grainy: `s2k sr` estimates the noise by default (auto)
+    and warns when told the image is noise-free."""
+    from s2k.pipeline import super_resolve
+
+    hr = textured_image(96, 96, 3, seed=14)
+    k = gaussian_kernel(15, 1.6, 1.6, 0.0)
+    lr = degrade(hr, k, 2, noise=8.0, rng=0)
+    write_image(tmp_path / "lr.png", lr)
+    np.save(tmp_path / "k.npy", k)
+    base = ["sr", str(tmp_path / "lr.png"), "-s", "2", "--kernel", str(tmp_path / "k.npy")]
+    assert main([*base, "--noise", "0", "-o", str(tmp_path / "zero.png")]) == 0
+    assert "looks noisy" in capsys.readouterr().err
+    assert main([*base, "-o", str(tmp_path / "auto.png")]) == 0  # the default: --noise auto
+    captured = capsys.readouterr()
+    assert "(estimated)" in captured.out and "looks noisy" not in captured.err
+    zero, auto = read_image(tmp_path / "zero.png"), read_image(tmp_path / "auto.png")
+    assert psnr_y(auto, hr, shave=2) > psnr_y(zero, hr, shave=2) + 3.0
+    res = super_resolve(lr, 2, k, noise="auto")
+    assert res.noise_estimated and res.noise == pytest.approx(8.0, rel=0.25)
+    np.testing.assert_array_equal(res.image.round(), auto)  # the CLI is the API
+    with pytest.raises(SystemExit) as exc:
+        main([*base, "--noise", "loud", "-o", str(tmp_path / "x.png")])
+    assert exc.value.code == 2
+    assert "number >= 0 or auto" in capsys.readouterr().err
+    with pytest.raises(S2KError, match="pnp backend"):
+        super_resolve(lr, 2, k, backend="sftmd", noise="auto")
+    with pytest.raises(S2KError, match="noise must be a number or 'auto'"):
+        super_resolve(lr, 2, k, noise="loud")
+    assert not (tmp_path / "x.png").exists()
+    write_image(tmp_path / "tiny.png", lr[:20, :20])  # 4 blocks of 8×8: too few to tell
+    assert main(["sr", str(tmp_path / "tiny.png"), "-s", "2", "--kernel", str(tmp_path / "k.npy"), "-o",
+                 str(tmp_path / "tiny_sr.png")]) == 0
+    assert "noise-free (too small to estimate the noise)" in capsys.readouterr().out
