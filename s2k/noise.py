@@ -60,7 +60,7 @@ def estimate_noise(lr: np.ndarray, patch: int = PATCH, quantile: float = QUANTIL
         raise S2KError(f"patch must be an even number >= 2, got {patch}")
     if not 0 < quantile < 1:
         raise S2KError(f"quantile must be in (0, 1), got {quantile}")
-    image = np.asarray(without_alpha(np.asarray(lr)), dtype=np.float64)
+    image = without_alpha(np.asarray(lr))  # as it is: each channel goes to float64 on its own (memory)
     if image.ndim == 2:
         image = image[:, :, None]
     if image.ndim != 3 or not np.all(np.isfinite(image)):
