@@ -2,8 +2,10 @@
 
 The benchmark's problems (:func:`s2k.data.make_synthetic_set`: the first N images of a folder, seed 0) with
 white Gaussian noise σ_n added before 8-bit rounding, non-blind pnp with the true kernel told three things
-about the noise: nothing (σ_n = 0, the default), the truth, and the estimate. Prints, per case and σ_n, the
-mean estimate (and its range) and the mean PSNR-Y of each (s border pixels shaved); rows go to ``--out``.
+about the noise: nothing (σ_n = 0, the default), the truth, and the estimate; with ``--blind``, also blind
+pnp (the kernel estimated by the family's S2K model) with the noise estimated: what ``s2k sr`` does by
+default. Prints, per case and σ_n, the mean estimate (and its range) and the mean PSNR-Y of each (s border
+pixels shaved); rows go to ``--out``.
 
     python benchmarks/noise_level.py --hr ../shared/data/test/BSD100 --n 20 --cases gaussian:2 gaussian:4 \\
         motion:2 --noise 0,5,10 --out runs/noise-rows.csv
@@ -26,6 +28,7 @@ from s2k.noise import estimate_noise
 from s2k.pipeline import super_resolve
 
 TOLD = ("zero", "true", "auto")
+BLIND = "blind-auto"  # --blind: kernel and noise both estimated
 
 
 def main() -> None:
@@ -37,6 +40,7 @@ def main() -> None:
     p.add_argument("--noise", default="0,5,10", help="σ_n values, 0..255 units (default 0,5,10)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--blind", action="store_true", help="also blind pnp with the noise estimated")
     p.add_argument("--out", required=True, help="per-image CSV")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -52,9 +56,12 @@ def main() -> None:
                 items = make_synthetic_set(args.hr, family, scale, args.n, args.seed, noise=sigma)
                 for it in items:
                     est = estimate_noise(it.lr)
-                    for told, value in zip(TOLD, (0.0, sigma, est), strict=True):
+                    runs = list(zip(TOLD, (0.0, sigma, est), strict=True))
+                    runs += [(BLIND, est)] if args.blind else []
+                    for told, value in runs:
                         t = time.perf_counter()
-                        sr = super_resolve(it.lr, scale, it.kernel, noise=value).image
+                        kernel = None if told == BLIND else it.kernel
+                        sr = super_resolve(it.lr, scale, kernel, family=family, noise=value).image
                         row = {"family": family, "scale": scale, "noise": sigma, "image": it.name,
                                "estimate": f"{est:.3f}", "told": told,
                                "psnr_y": f"{psnr_y(it.hr, sr, shave=scale):.4f}",
@@ -64,10 +71,12 @@ def main() -> None:
                     fh.flush()
                 sel = [r for r in rows if (r["family"], r["scale"], r["noise"]) == (family, scale, sigma)]
                 ests = np.array([float(r["estimate"]) for r in sel if r["told"] == "zero"])
-                psnr = {t: np.mean([float(r["psnr_y"]) for r in sel if r["told"] == t]) for t in TOLD}
+                names = TOLD + ((BLIND,) if args.blind else ())
+                psnr = {t: np.mean([float(r["psnr_y"]) for r in sel if r["told"] == t]) for t in names}
                 print(f"{family} ×{scale} σ_n {sigma:g}: estimate {ests.mean():.2f} "
-                      f"({ests.min():.2f}–{ests.max():.2f}); PSNR-Y told 0 / true / auto: "
-                      + " / ".join(f"{psnr[t]:.2f}" for t in TOLD) + f" ({len(ests)} images)", flush=True)
+                      f"({ests.min():.2f}–{ests.max():.2f}); PSNR-Y told 0 / true / auto"
+                      + (" / blind + auto" if args.blind else "") + ": "
+                      + " / ".join(f"{psnr[t]:.2f}" for t in names) + f" ({len(ests)} images)", flush=True)
     print(f"# {platform.machine()}, torch {torch.__version__}, {args.threads} threads")
 
 
