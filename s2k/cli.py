@@ -277,7 +277,7 @@ def cmd_sr(args: argparse.Namespace) -> None:
         t0 = time.perf_counter()
         res = super_resolve(lr, args.scale, kernel, family=args.family, backend=args.backend,
                             prior=args.prior, noise=noise, tile=args.tile, refine=args.refine,
-                            border=args.border)
+                            border=args.border, progress=True)
         dt = time.perf_counter() - t0
         write_image(out, res.image)
         if kout:

@@ -63,6 +63,7 @@ def super_resolve(
     tile: int | None = None,
     refine: bool | None = None,
     border: str = "free",
+    progress: bool = False,
 ) -> SRResult:
     """Super-resolve an LR image by ``scale``; blind (kernel estimated by S2K) when ``kernel`` is None.
 
@@ -91,6 +92,7 @@ def super_resolve(
         border: pnp's assumption on the HR image beyond its edges (:class:`s2k.sr.pnp.PnPConfig`):
             ``free`` (default: unknown, estimated — photos) or ``reflect`` (s2k's degradation convention,
             half-sample symmetric reflection: images made by :func:`s2k.degrade`; docs/SR.md "Borders").
+        progress: a progress bar over the tiles of a large image (tqdm, stderr).
     """
     from s2k.sr.pnp import TV_ITERATIONS, PnPConfig, pnp_super_resolve
 
@@ -122,8 +124,8 @@ def super_resolve(
     if backend == "sftmd":
         from s2k.sr.sftmd import sftmd_super_resolve
 
-        def restore(image: np.ndarray, kern: np.ndarray) -> np.ndarray:
-            return sftmd_super_resolve(image, kern, scale, noise=noise, tile=tile)
+        def restore(image: np.ndarray, kern: np.ndarray, bar: bool = False) -> np.ndarray:
+            return sftmd_super_resolve(image, kern, scale, noise=noise, tile=tile, progress=bar)
     else:
         if tile is not None:
             cfg = replace(cfg, tile=tile)
@@ -131,8 +133,9 @@ def super_resolve(
             cfg = replace(cfg, iterations=TV_ITERATIONS)
         denoiser = "tv" if prior == "tv" else net
 
-        def restore(image: np.ndarray, kern: np.ndarray) -> np.ndarray:
-            return pnp_super_resolve(image, kern, scale, noise=noise, denoiser=denoiser, config=cfg)
+        def restore(image: np.ndarray, kern: np.ndarray, bar: bool = False) -> np.ndarray:
+            return pnp_super_resolve(image, kern, scale, noise=noise, denoiser=denoiser, config=cfg,
+                                     progress=bar)
     if refine if refine is not None else (estimated and refines_by_default(fam, backend, scale)):
         from s2k.kernel_refine import refine_kernel
 
@@ -141,9 +144,10 @@ def super_resolve(
         k_before = k
         for _ in range(refine_rounds(scale)):
             k = refine_kernel(part, restore(part, k), k, scale)
-        return SRResult(restore(lr, k), k, estimated, fam, probs, refined=True, kernel_unrefined=k_before,
-                        noise=noise, noise_estimated=noise_estimated)
-    return SRResult(restore(lr, k), k, estimated, fam, probs, noise=noise, noise_estimated=noise_estimated)
+        return SRResult(restore(lr, k, progress), k, estimated, fam, probs, refined=True,
+                        kernel_unrefined=k_before, noise=noise, noise_estimated=noise_estimated)
+    return SRResult(restore(lr, k, progress), k, estimated, fam, probs, noise=noise,
+                    noise_estimated=noise_estimated)
 
 
 def _noise_level(lr: np.ndarray, noise: float | str, backend: str) -> tuple[float, bool]:

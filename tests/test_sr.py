@@ -39,6 +39,7 @@ from s2k.sr.fft_data import (
     upsample_zeros,
 )
 from s2k.sr.pnp import seam_pad
+from s2k.sr.tiling import tile_starts
 from s2k.train.denoiser import (
     DenoiserTrainConfig,
     export_denoiser,
@@ -290,6 +291,21 @@ def test_tiled_apply_blends_to_the_function_for_pointwise_maps():
     np.testing.assert_allclose(out, nearest(im), atol=1e-4)  # weights are normalised
     with pytest.raises(S2KError):
         tiled_apply(nearest, im, 3, tile=8, overlap=4)
+
+
+def test_tiles_progress_bar_on_request_only(capsys):
+    im = textured_image(50, 37, 3, seed=8)
+
+    def nearest(t: np.ndarray) -> np.ndarray:
+        return np.repeat(np.repeat(t, 2, axis=0), 2, axis=1)
+
+    quiet = tiled_apply(nearest, im, 2, tile=16, overlap=4)
+    assert capsys.readouterr().err == ""
+    shown = tiled_apply(nearest, im, 2, tile=16, overlap=4, progress=True)
+    err = capsys.readouterr().err
+    n = len(tile_starts(50, 16, 4)) * len(tile_starts(37, 16, 4))
+    assert f"0/{n} " in err and "tile/s" in err  # a bar over the n tiles (cleared when done)
+    np.testing.assert_array_equal(shown, quiet)
 
 
 # ------------------------------------------------------------------------------------------------------

@@ -508,6 +508,7 @@ def pnp_super_resolve(
     noise: float = 0.0,
     denoiser: object = None,
     config: PnPConfig | None = None,
+    progress: bool = False,
 ) -> np.ndarray:
     """Non-blind SR of one LR image by plug-and-play HQS (module docstring).
 
@@ -520,6 +521,7 @@ def pnp_super_resolve(
         denoiser: the prior: None (shipped learned denoiser), ``"tv"``, a weight file, a ``DenoiserNet``
             or ``RoundDenoisers``, a callable, or a list of one callable per round (module docstring).
         config: :class:`PnPConfig` (iterations, schedule, padding, tiling).
+        progress: a progress bar over the tiles of a large image.
 
     Returns:
         The SR image in 0..255, ``s·H × s·W`` with the channels of ``lr``: float64, or float32 for images
@@ -543,4 +545,4 @@ def pnp_super_resolve(
         out = pnp_torch(t, kt, scale, noise, fn, cfg)
         return out[0].double().cpu().numpy().transpose(1, 2, 0)
 
-    return apply_sr(run, lr, scale, cfg.tile, cfg.tile_overlap)
+    return apply_sr(run, lr, scale, cfg.tile, cfg.tile_overlap, progress)

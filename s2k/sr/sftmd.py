@@ -41,6 +41,7 @@ def sftmd_super_resolve(
     noise: float = 0.0,
     tile: int | None = None,
     overlap: int = DEFAULT_OVERLAP,
+    progress: bool = False,
 ) -> np.ndarray:
     """Non-blind SR of one LR image with the SFTMD network (module docstring).
 
@@ -52,6 +53,7 @@ def sftmd_super_resolve(
         noise: must be 0 (the network was trained without noise).
         tile: LR tile side (None: 256; 0: never tile).
         overlap: LR pixels shared by neighbouring tiles.
+        progress: a progress bar over the tiles of a large image.
 
     Returns:
         The SR image in 0..255, ``s·H × s·W`` with the channels of ``lr`` (float64; float32 when tiled).
@@ -80,4 +82,4 @@ def sftmd_super_resolve(
         out = model.super_resolve(t, k, scale)[0].double().cpu().numpy().transpose(1, 2, 0)
         return out.mean(axis=2, keepdims=True) if grey else out
 
-    return apply_sr(run, lr, scale, DEFAULT_TILE if tile is None else tile, overlap)
+    return apply_sr(run, lr, scale, DEFAULT_TILE if tile is None else tile, overlap, progress)

@@ -16,6 +16,7 @@ import math
 from collections.abc import Callable
 
 import numpy as np
+from tqdm import tqdm
 
 from s2k.color import as_hwc, has_alpha, without_alpha
 from s2k.degradation import check_scale
@@ -46,7 +47,12 @@ def _axis_weight(start: int, length: int, n: int, scale: int, overlap: int) -> n
 
 
 def tiled_apply(
-    fn: Callable[[np.ndarray], np.ndarray], lr: np.ndarray, scale: int, tile: int, overlap: int
+    fn: Callable[[np.ndarray], np.ndarray],
+    lr: np.ndarray,
+    scale: int,
+    tile: int,
+    overlap: int,
+    progress: bool = False,
 ) -> np.ndarray:
     """Apply an SR function ``fn`` (LR ``h×w×C`` → SR ``s·h × s·w × C``) to ``lr`` tile by tile.
 
@@ -56,6 +62,7 @@ def tiled_apply(
         scale: integer SR factor.
         tile: LR tile side (> 2·overlap).
         overlap: minimum LR pixels shared by neighbouring tiles.
+        progress: show a progress bar over the tiles (tqdm, on stderr, removed when done).
 
     Returns:
         The blended SR image, ``s·H × s·W`` (× C as ``lr``): float64 when ``lr`` fits one tile, else
@@ -81,6 +88,7 @@ def tiled_apply(
     for x0, wx in zip(xs0, wxs, strict=True):
         wx_sum[x0 * scale : (x0 + tw) * scale] += wx
     acc = None
+    bar = tqdm(total=len(ys0) * len(xs0), desc="tiles", unit="tile", disable=not progress, leave=False)
     for y0, wy in zip(ys0, wys, strict=True):
         for x0, wx in zip(xs0, wxs, strict=True):
             sr = np.asarray(fn(im[y0 : y0 + th, x0 : x0 + tw].astype(np.float64)), dtype=np.float64)
@@ -92,17 +100,25 @@ def tiled_apply(
                       * (wx / wx_sum[x0 * scale : (x0 + tw) * scale])[None, :])[:, :, None]
             ys, xs = slice(y0 * scale, (y0 + th) * scale), slice(x0 * scale, (x0 + tw) * scale)
             acc[ys, xs] += weight * sr
+            bar.update()
+    bar.close()
     assert acc is not None
     return acc[:, :, 0] if arr.ndim == 2 else acc
 
 
 def apply_sr(
-    fn: Callable[[np.ndarray], np.ndarray], lr: np.ndarray, scale: int, tile: int, overlap: int
+    fn: Callable[[np.ndarray], np.ndarray],
+    lr: np.ndarray,
+    scale: int,
+    tile: int,
+    overlap: int,
+    progress: bool = False,
 ) -> np.ndarray:
     """What every SR backend does around its core ``fn`` (colour ``h×w×C`` float64 → ``s·h × s·w × C``):
     check the LR image (H×W or H×W×C with 1-4 channels, finite), split off an alpha channel (grey + alpha,
     RGBA; up-scaled with bicubic interpolation and kept), run ``fn`` on the colour channels whole or, when
-    a side exceeds ``tile`` (> 0), in overlapping tiles (:func:`tiled_apply`), clip to 0..255 and return
+    a side exceeds ``tile`` (> 0), in overlapping tiles (:func:`tiled_apply`; ``progress``: a bar over
+    them), clip to 0..255 and return
     the SR image with ``lr``'s channels (float64; float32 when tiled). Raises S2KError for bad images."""
     from s2k.sr.bicubic import bicubic_upsample
 
@@ -117,7 +133,7 @@ def apply_sr(
     alpha = has_alpha(im)
     colour = without_alpha(im)
     if tile and max(colour.shape[:2]) > tile:
-        sr = tiled_apply(fn, colour, scale, tile, overlap)
+        sr = tiled_apply(fn, colour, scale, tile, overlap, progress)
     else:
         sr = fn(colour)
     sr = np.clip(sr, 0.0, 255.0, out=sr if sr.flags.writeable else None)
