@@ -304,11 +304,11 @@ def _warn_if_noisy(name: str, lr: np.ndarray, backend: str) -> None:
     """A line on stderr when an image restored as noise-free reads as noisy (:mod:`s2k.noise`)."""
     from tqdm import tqdm
 
-    from s2k.noise import NOISY, estimate_noise
+    from s2k.noise import NOISY, NoiseUnknown, estimate_noise
 
     try:
         sigma = estimate_noise(lr)
-    except S2KError:  # too small or too saturated to tell
+    except NoiseUnknown:  # too small or too saturated to tell
         return
     if sigma >= NOISY:
         fix = "--noise auto" if backend == "pnp" else "--backend pnp (sftmd is noise-free)"

@@ -118,8 +118,8 @@ def apply_sr(
     check the LR image (H×W or H×W×C with 1-4 channels, finite), split off an alpha channel (grey + alpha,
     RGBA; up-scaled with bicubic interpolation and kept), run ``fn`` on the colour channels whole or, when
     a side exceeds ``tile`` (> 0), in overlapping tiles (:func:`tiled_apply`; ``progress``: a bar over
-    them), clip to 0..255 and return
-    the SR image with ``lr``'s channels (float64; float32 when tiled). Raises S2KError for bad images."""
+    them), clip to 0..255 and return the SR image with ``lr``'s channels (float64; float32 when tiled).
+    Raises S2KError for bad images."""
     from s2k.sr.bicubic import bicubic_upsample
 
     arr = np.asarray(lr)
