@@ -178,6 +178,11 @@ def test_sr_noise_auto_estimates_the_level_and_restores_the_noisy_photo(tmp_path
     with pytest.raises(S2KError, match="noise must be a number or 'auto'"):
         super_resolve(lr, 2, k, noise="loud")
     assert not (tmp_path / "x.png").exists()
+    # sftmd is noise-free: the default (auto) runs it with 0 and points to pnp
+    assert main([*base, "--backend", "sftmd", "-o", str(tmp_path / "sftmd.png")]) == 0
+    captured = capsys.readouterr()
+    assert "looks noisy" in captured.err and "--backend pnp" in captured.err
+    assert "(estimated)" not in captured.out and (tmp_path / "sftmd.png").is_file()
     write_image(tmp_path / "tiny.png", lr[:20, :20])  # 4 blocks of 8×8: too few to tell
     assert main(["sr", str(tmp_path / "tiny.png"), "-s", "2", "--kernel", str(tmp_path / "k.npy"), "-o",
                  str(tmp_path / "tiny_sr.png")]) == 0
