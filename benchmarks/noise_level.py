@@ -4,8 +4,10 @@ The benchmark's problems (:func:`s2k.data.make_synthetic_set`: the first N image
 white Gaussian noise σ_n added before 8-bit rounding, non-blind pnp with the true kernel told three things
 about the noise: nothing (σ_n = 0, the default), the truth, and the estimate; with ``--blind``, also blind
 pnp (the kernel estimated by the family's S2K model) with the noise estimated: what ``s2k sr`` does by
-default. Prints, per case and σ_n, the mean estimate (and its range) and the mean PSNR-Y of each (s border
-pixels shaved); rows go to ``--out``.
+default. With ``--jpeg Q`` the LR images (noise included) are stored as JPEG of quality Q and read back
+first, and a fourth way is added: the estimate raised to the JPEG floor of the file's quantisation table
+(:func:`s2k.noise.jpeg_noise_floor`: what ``s2k sr`` does with a JPEG file). Prints, per case and σ_n, the
+mean estimate (and its range) and the mean PSNR-Y of each (s border pixels shaved); rows go to ``--out``.
 
     python benchmarks/noise_level.py --hr ../shared/data/test/BSD100 --n 20 --cases gaussian:2 gaussian:4 \\
         motion:2 --noise 0,5,10 --out runs/noise-rows.csv
@@ -15,20 +17,32 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import platform
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from s2k.data import make_synthetic_set
 from s2k.metrics import psnr_y
-from s2k.noise import estimate_noise
+from s2k.noise import estimate_noise, jpeg_noise_floor
 from s2k.pipeline import super_resolve
 
 TOLD = ("zero", "true", "auto")
 BLIND = "blind-auto"  # --blind: kernel and noise both estimated
+JPEG = "auto-jpeg"  # --jpeg: the estimate raised to the file's JPEG floor
+
+
+def as_jpeg(lr: np.ndarray, quality: int) -> tuple[np.ndarray, float]:
+    """``lr`` stored as JPEG of ``quality`` (Pillow, 4:2:0) and read back, and that file's noise floor."""
+    buf = io.BytesIO()
+    Image.fromarray(np.clip(np.round(lr), 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=quality)
+    with Image.open(io.BytesIO(buf.getvalue())) as im:
+        floor = jpeg_noise_floor(np.asarray(im.quantization[0], dtype=np.float64))
+        return np.asarray(im.convert("RGB"), dtype=np.float64), floor
 
 
 def main() -> None:
@@ -41,6 +55,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--blind", action="store_true", help="also blind pnp with the noise estimated")
+    p.add_argument("--jpeg", type=int, default=0, help="store the LR images as JPEG of this quality first")
     p.add_argument("--out", required=True, help="per-image CSV")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -55,13 +70,15 @@ def main() -> None:
             for sigma in map(float, args.noise.split(",")):
                 items = make_synthetic_set(args.hr, family, scale, args.n, args.seed, noise=sigma)
                 for it in items:
-                    est = estimate_noise(it.lr)
+                    lr, floor = as_jpeg(it.lr, args.jpeg) if args.jpeg else (it.lr, 0.0)
+                    est = estimate_noise(lr)
                     runs = list(zip(TOLD, (0.0, sigma, est), strict=True))
                     runs += [(BLIND, est)] if args.blind else []
+                    runs += [(JPEG, max(est, floor))] if args.jpeg else []
                     for told, value in runs:
                         t = time.perf_counter()
                         kernel = None if told == BLIND else it.kernel
-                        sr = super_resolve(it.lr, scale, kernel, family=family, noise=value).image
+                        sr = super_resolve(lr, scale, kernel, family=family, noise=value).image
                         row = {"family": family, "scale": scale, "noise": sigma, "image": it.name,
                                "estimate": f"{est:.3f}", "told": told,
                                "psnr_y": f"{psnr_y(it.hr, sr, shave=scale):.4f}",
@@ -71,13 +88,15 @@ def main() -> None:
                     fh.flush()
                 sel = [r for r in rows if (r["family"], r["scale"], r["noise"]) == (family, scale, sigma)]
                 ests = np.array([float(r["estimate"]) for r in sel if r["told"] == "zero"])
-                names = TOLD + ((BLIND,) if args.blind else ())
+                names = TOLD + ((BLIND,) if args.blind else ()) + ((JPEG,) if args.jpeg else ())
                 psnr = {t: np.mean([float(r["psnr_y"]) for r in sel if r["told"] == t]) for t in names}
                 print(f"{family} ×{scale} σ_n {sigma:g}: estimate {ests.mean():.2f} "
                       f"({ests.min():.2f}–{ests.max():.2f}); PSNR-Y told 0 / true / auto"
-                      + (" / blind + auto" if args.blind else "") + ": "
+                      + (" / blind + auto" if args.blind else "")
+                      + (" / auto + JPEG floor" if args.jpeg else "") + ": "
                       + " / ".join(f"{psnr[t]:.2f}" for t in names) + f" ({len(ests)} images)", flush=True)
-    print(f"# {platform.machine()}, torch {torch.__version__}, {args.threads} threads")
+    jpeg = f", LR stored as JPEG quality {args.jpeg}" if args.jpeg else ""
+    print(f"# {platform.machine()}, torch {torch.__version__}, {args.threads} threads{jpeg}")
 
 
 if __name__ == "__main__":

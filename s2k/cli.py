@@ -274,10 +274,11 @@ def cmd_sr(args: argparse.Namespace) -> None:
         lr = read_image(path)
         if noise == 0:
             _warn_if_noisy(path.name, lr, args.backend)
+        floor = _jpeg_floor(path) if noise == "auto" else 0.0
         t0 = time.perf_counter()
         res = super_resolve(lr, args.scale, kernel, family=args.family, backend=args.backend,
                             prior=args.prior, noise=noise, tile=args.tile, refine=args.refine,
-                            border=args.border, progress=True)
+                            border=args.border, progress=True, noise_floor=floor)
         dt = time.perf_counter() - t0
         write_image(out, res.image)
         if kout:
@@ -293,11 +294,22 @@ def cmd_sr(args: argparse.Namespace) -> None:
         if res.refined:
             how += ", refined"
         if res.noise_estimated:
-            how += f", noise σ {res.noise:.1f} (estimated)"
+            jpeg = f"; JPEG: at least {floor:.1f}" if floor else ""
+            how += f", noise σ {res.noise:.1f} (estimated{jpeg})"
         elif noise == "auto":
             how += ", noise-free (too small to estimate the noise)"
         msg = f"{path.name}: ×{args.scale} with the {how}, {dt:.1f} s -> {out}"
         tqdm.write(msg)
+
+
+def _jpeg_floor(path: Path) -> float:
+    """The least noise level to assume for an image read from ``path`` (:func:`s2k.noise.jpeg_noise_floor`
+    for a JPEG file, else 0)."""
+    from s2k.io import jpeg_luma_quantization
+    from s2k.noise import jpeg_noise_floor
+
+    steps = jpeg_luma_quantization(path)
+    return 0.0 if steps is None else jpeg_noise_floor(steps)
 
 
 def _warn_if_noisy(name: str, lr: np.ndarray, backend: str) -> None:

@@ -189,6 +189,21 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     return _pil_to_array(oriented, p)
 
 
+def jpeg_luma_quantization(path: str | os.PathLike[str]) -> np.ndarray | None:
+    """The 64 luminance quantisation steps of a JPEG file (in the file's order), or None for any other
+    format (or a JPEG without tables). Only the header is read."""
+    p = Path(os.fspath(path))
+    _check_readable_file(p, "an image file")
+    try:
+        with Image.open(p) as img:
+            tables = getattr(img, "quantization", None) if img.format == "JPEG" else None
+    except Exception as exc:  # the same errors read_image reports, in one line
+        raise S2KError(f"{p}: not a readable image ({_one_line(exc)})") from exc
+    if not tables or 0 not in tables:
+        return None
+    return np.asarray(tables[0], dtype=np.float64)
+
+
 # --------------------------------------------------------------------------------------------------------
 # writing
 # --------------------------------------------------------------------------------------------------------

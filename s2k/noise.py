@@ -26,6 +26,7 @@ from s2k.errors import S2KError
 
 PATCH = 8  # image pixels per side of a block (its diagonal band has (PATCH/2)² coefficients)
 QUANTILE = 0.03  # which of the blocks' band RMS values is taken (the flattest 3 %)
+JPEG_FLOOR_GAIN = 0.7  # jpeg_noise_floor: this × the RMS of a uniform error of the luminance steps
 NOISY = 3.0  # s2k sr warns when an image it restores as noise-free reads at least this (0..255 units)
 MIN_BLOCKS = 16  # fewer usable blocks than this: the image is too small or too saturated to tell
 
@@ -77,3 +78,17 @@ def estimate_noise(lr: np.ndarray, patch: int = PATCH, quantile: float = QUANTIL
             )
         values.append(np.quantile(rms, quantile) / noise_quantile)
     return float(np.mean(values))
+
+
+def jpeg_noise_floor(luma_steps: np.ndarray) -> float:
+    """The least σ_n to assume for an image stored as JPEG with these luminance quantisation steps
+    (:func:`s2k.io.jpeg_luma_quantization`): ``JPEG_FLOOR_GAIN · sqrt(mean(Q² / 12))``, the RMS error of a
+    uniform rounding of every DCT coefficient, scaled.
+
+    JPEG flattens exactly the flat blocks :func:`estimate_noise` reads (a JPEG image reads 0–0.5), while its
+    rounding error, spread over the whole image, makes a noise-free restoration ring and block. The gain was
+    chosen on BSD100 LR images saved at quality 50–95 (docs/SR.md "JPEG files")."""
+    q = np.asarray(luma_steps, dtype=np.float64)
+    if q.size == 0 or not np.all(np.isfinite(q)) or np.any(q <= 0):
+        raise S2KError("JPEG quantisation steps must be positive numbers")
+    return JPEG_FLOOR_GAIN * float(np.sqrt(np.mean(q**2 / 12)))

@@ -64,6 +64,7 @@ def super_resolve(
     refine: bool | None = None,
     border: str = "free",
     progress: bool = False,
+    noise_floor: float = 0.0,
 ) -> SRResult:
     """Super-resolve an LR image by ``scale``; blind (kernel estimated by S2K) when ``kernel`` is None.
 
@@ -79,10 +80,11 @@ def super_resolve(
             denoiser weight file (``kind = "s2k-denoiser"``, e.g. exported from ``s2k train denoiser``), which
             then serves every scale.
         noise: σ_n of the LR image's noise in 0..255 units, or ``"auto"`` to estimate it from the image
-            (:func:`s2k.noise.estimate_noise`; pnp only; an image too small or too saturated to tell is
-            taken as noise-free, the result's ``noise_estimated`` False). 0 (default): a noise-free image;
-            a noisy photo restored as noise-free comes out grainy (docs/SR.md "Noise level from the
-            image"). ``s2k sr`` defaults to ``auto``.
+            (:func:`s2k.noise.estimate_noise`, raised to ``noise_floor``; pnp only; an image too small or
+            too saturated to tell gets ``noise_floor``, and with a floor of 0 the result's
+            ``noise_estimated`` is False). 0 (default): a noise-free image; a noisy photo restored as
+            noise-free comes out grainy (docs/SR.md "Noise level from the image"). ``s2k sr`` defaults to
+            ``auto``.
         tile: LR tile side for large images (None: the backend's default, 512 for pnp, 256 for sftmd).
         refine: refine the kernel against the LR image and restore again with it
             (:func:`s2k.kernel_refine.refine_kernel`, :func:`refine_rounds` times; 2-4× the time).
@@ -93,6 +95,8 @@ def super_resolve(
             ``free`` (default: unknown, estimated — photos) or ``reflect`` (s2k's degradation convention,
             half-sample symmetric reflection: images made by :func:`s2k.degrade`; docs/SR.md "Borders").
         progress: a progress bar over the tiles of a large image (tqdm, stderr).
+        noise_floor: with ``noise="auto"``, the least σ_n to assume, e.g.
+            :func:`s2k.noise.jpeg_noise_floor` for an image read from a JPEG file (``s2k sr`` does that).
     """
     from s2k.sr.pnp import TV_ITERATIONS, PnPConfig, pnp_super_resolve
 
@@ -105,7 +109,7 @@ def super_resolve(
     if backend == "sftmd" and border != "free":
         raise S2KError("border='reflect' applies to the pnp backend only")
     net = None if str(prior) in PRIORS else _prior_file(prior)
-    noise, noise_estimated = _noise_level(lr, noise, backend)
+    noise, noise_estimated = _noise_level(lr, noise, backend, noise_floor)
     estimated = kernel is None
     fam, probs = None, None
     if isinstance(kernel, str):
@@ -150,9 +154,13 @@ def super_resolve(
                     noise_estimated=noise_estimated)
 
 
-def _noise_level(lr: np.ndarray, noise: float | str, backend: str) -> tuple[float, bool]:
-    """σ_n for the backend, and whether it was estimated (``noise="auto"``)."""
+def _noise_level(lr: np.ndarray, noise: float | str, backend: str, floor: float) -> tuple[float, bool]:
+    """σ_n for the backend, and whether it was estimated (``noise="auto"``, at least ``floor``)."""
+    if not (np.isfinite(floor) and floor >= 0):
+        raise S2KError(f"noise_floor must be finite and >= 0, got {floor}")
     if not isinstance(noise, str):
+        if floor:
+            raise S2KError("noise_floor applies with noise='auto' only")
         return noise, False
     if noise != NOISE_AUTO:
         raise S2KError(f"noise must be a number or {NOISE_AUTO!r}, got {noise!r}")
@@ -161,9 +169,9 @@ def _noise_level(lr: np.ndarray, noise: float | str, backend: str) -> tuple[floa
     from s2k.noise import NoiseUnknown, estimate_noise
 
     try:
-        return estimate_noise(lr), True
-    except NoiseUnknown:  # too small or too saturated to tell: restored as noise-free
-        return 0.0, False
+        return max(estimate_noise(lr), floor), True
+    except NoiseUnknown:  # too small or too saturated to tell: the floor, if any
+        return floor, floor > 0
 
 
 def _prior_file(path: str | Path) -> object:

@@ -47,3 +47,24 @@ def test_constant_grey_alpha_and_bad_input():
         estimate_noise(np.full((64, 64), np.nan))
     with pytest.raises(S2KError, match="patch"):
         estimate_noise(img, patch=5)
+
+
+def test_jpeg_floor_from_the_files_table(tmp_path):
+    from PIL import Image
+
+    from s2k.io import jpeg_luma_quantization, write_image
+    from s2k.noise import JPEG_FLOOR_GAIN, jpeg_noise_floor
+
+    assert jpeg_noise_floor(np.ones(64)) == pytest.approx(JPEG_FLOOR_GAIN / np.sqrt(12))
+    img = textured_image(64, 64, 3, seed=4).astype(np.uint8)
+    floors = []
+    for q in (50, 90):
+        Image.fromarray(img).save(tmp_path / f"q{q}.jpg", quality=q)
+        steps = jpeg_luma_quantization(tmp_path / f"q{q}.jpg")
+        assert steps is not None and steps.shape == (64,)
+        floors.append(jpeg_noise_floor(steps))
+    assert floors[0] > floors[1] > 0  # coarser steps, higher floor
+    write_image(tmp_path / "a.png", img)
+    assert jpeg_luma_quantization(tmp_path / "a.png") is None
+    with pytest.raises(S2KError):
+        jpeg_noise_floor(np.zeros(64))

@@ -187,3 +187,30 @@ def test_sr_noise_auto_estimates_the_level_and_restores_the_noisy_photo(tmp_path
     assert main(["sr", str(tmp_path / "tiny.png"), "-s", "2", "--kernel", str(tmp_path / "k.npy"), "-o",
                  str(tmp_path / "tiny_sr.png")]) == 0
     assert "noise-free (too small to estimate the noise)" in capsys.readouterr().out
+
+
+def test_sr_jpeg_input_gets_the_jpeg_noise_floor(tmp_path, capsys):
+    """JPEG flattens the blocks the noise estimate reads; `s2k sr` assumes at least the file's JPEG floor."""
+    from PIL import Image
+
+    from s2k.io import jpeg_luma_quantization
+    from s2k.noise import jpeg_noise_floor
+    from s2k.pipeline import super_resolve
+
+    hr = textured_image(128, 128, 3, seed=15)
+    k = gaussian_kernel(15, 1.6, 1.6, 0.0)
+    Image.fromarray(degrade(hr, k, 2).astype(np.uint8)).save(tmp_path / "lr.jpg", quality=75)
+    np.save(tmp_path / "k.npy", k)
+    base = ["sr", str(tmp_path / "lr.jpg"), "-s", "2", "--kernel", str(tmp_path / "k.npy")]
+    assert main([*base, "-o", str(tmp_path / "auto.png")]) == 0
+    floor = jpeg_noise_floor(jpeg_luma_quantization(tmp_path / "lr.jpg"))
+    assert f"JPEG: at least {floor:.1f})" in capsys.readouterr().out
+    assert main([*base, "--noise", "0", "-o", str(tmp_path / "zero.png")]) == 0
+    auto, zero = read_image(tmp_path / "auto.png"), read_image(tmp_path / "zero.png")
+    assert psnr_y(auto, hr, shave=2) > psnr_y(zero, hr, shave=2) + 1.0
+    res = super_resolve(read_image(tmp_path / "lr.jpg"), 2, k, noise="auto", noise_floor=floor)
+    assert res.noise_estimated and res.noise >= floor
+    np.testing.assert_array_equal(res.image.round(), auto)
+    with pytest.raises(S2KError, match="noise_floor applies with noise='auto' only"):
+        super_resolve(read_image(tmp_path / "lr.jpg"), 2, k, noise=1.0, noise_floor=floor)
+
