@@ -215,7 +215,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_estimate(args: argparse.Namespace) -> None:
-    from s2k.estimate import estimate_kernel
+    from s2k.estimate import estimate_kernel, noisy_model
     from s2k.io import read_image, save_kernel
     from s2k.kernel_fit import PARAMETRIC_FAMILIES, fit_kernel
     from s2k.viz import save_kernel_png
@@ -233,8 +233,15 @@ def cmd_estimate(args: argparse.Namespace) -> None:
         choice = choose_family(image, args.scale, resolve_flip=not args.no_flip, fit_family=False)
         family, said, k = choice.family, choice.describe(), choice.kernel
     else:
+        noise = args.noise
+        if noise == "auto":
+            from s2k.noise import auto_noise
+
+            noise = auto_noise(image, _jpeg_floor(Path(args.image)))[0]
         k = estimate_kernel(image, args.scale, family, weights=args.weights, resolve_flip=not args.no_flip,
-                            fit_family=False)
+                            fit_family=False, noise=noise)
+        if args.weights is None and noisy_model(family, noise):
+            said += f" (noise σ {noise:.1f}: the model trained on noisy images)"
     fit = fit_kernel(k, family) if family in PARAMETRIC_FAMILIES else None
     if fit is not None and not args.no_fit:
         k = fit.kernel  # what estimate_kernel returns by default
@@ -466,6 +473,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("-o", "--output", required=True, help="output kernel (.npy, HR pixels, sum 1)")
     sp.add_argument("--png", help="also write a magnified picture of the kernel (.png)")
     sp.add_argument("--weights", help="estimator weights (.safetensors) instead of the shipped ones")
+    sp.add_argument("--noise", type=_noise_or_auto, default="auto",
+                    help="noise σ of the LR image, 0..255, or auto (default): estimated as s2k sr does; "
+                    "noisy images get the family's model trained on noise, where one is shipped")
     sp.add_argument("--no-flip", action="store_true",
                     help="motion: keep the network's orientation instead of resolving the 180° ambiguity")
     sp.add_argument("--no-fit", action="store_true",

@@ -29,9 +29,14 @@ from s2k.nets.generator import GeneratorConfig, map_to_kernel
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 
 
-def default_weights(family: str) -> Path:
-    """Path of the shipped estimator weights of a family (``s2k/weights/estimator-<family>.safetensors``)."""
-    return WEIGHTS_DIR / f"estimator-{family}.safetensors"
+NOISY_LEVEL = 1.5  # σ_n (0..255) from which estimate_kernel takes a family's noise-trained model, if shipped
+
+
+def default_weights(family: str, noisy: bool = False) -> Path:
+    """Path of the shipped estimator weights of a family (``s2k/weights/estimator-<family>.safetensors``),
+    or of its model trained on noisy images (``estimator-<family>-noisy.safetensors``; not every family
+    has one)."""
+    return WEIGHTS_DIR / f"estimator-{family}{'-noisy' if noisy else ''}.safetensors"
 
 
 @dataclass
@@ -93,15 +98,18 @@ def load_estimator(path: str | Path, device: str = "cpu") -> KernelEstimator:
 
 
 @functools.lru_cache(maxsize=8)
-def _shipped(family: str) -> KernelEstimator:
-    path = default_weights(family)
+def _shipped(family: str, noisy: bool = False) -> KernelEstimator:
+    path = default_weights(family, noisy)
     if not path.is_file():
         raise S2KError(f"no shipped estimator weights for the {family} family ({path.name} is missing)")
     return load_estimator(path)
 
 
-def get_estimator(family: str = "gaussian", weights: str | Path | None = None) -> KernelEstimator:
-    """The shipped estimator of ``family`` (cached), or the one in ``weights``."""
+def get_estimator(
+    family: str = "gaussian", weights: str | Path | None = None, noise: float = 0.0
+) -> KernelEstimator:
+    """The shipped estimator of ``family`` (cached), or the one in ``weights``. ``noise``: the LR image's
+    σ_n (0..255); at or above :data:`NOISY_LEVEL` the family's noise-trained model, where one is shipped."""
     if family not in FAMILIES:
         raise S2KError(f"unknown family {family!r}; choose from {', '.join(FAMILIES)}")
     if weights is not None:
@@ -109,7 +117,13 @@ def get_estimator(family: str = "gaussian", weights: str | Path | None = None) -
         if est.family != family:
             raise S2KError(f"{weights} holds a {est.family} estimator, not {family}")
         return est
-    return _shipped(family)
+    return _shipped(family, noisy_model(family, noise))
+
+
+def noisy_model(family: str, noise: float) -> bool:
+    """Whether the shipped estimator for an image of noise level ``noise`` is ``family``'s noise-trained
+    model (``noise >= NOISY_LEVEL`` and one is shipped)."""
+    return noise >= NOISY_LEVEL and default_weights(family, noisy=True).is_file()
 
 
 AUTO = "auto"  # family argument: choose the family too (:mod:`s2k.family`)
@@ -152,6 +166,7 @@ def estimate_kernel(
     weights: str | Path | None = None,
     resolve_flip: bool = True,
     fit_family: bool = True,
+    noise: float = 0.0,
 ) -> np.ndarray:
     """Estimate the blur kernel of an LR image from its amplitude spectrum (the S2K estimator).
 
@@ -168,6 +183,9 @@ def estimate_kernel(
             network's kernel (:func:`s2k.kernel_fit.fit_kernel`; lower errors on average, measured in
             ``docs/ESTIMATOR.md``); False returns the network's kernel as is. ``fit_kernel`` on the result
             gives the parameters (σ1, σ2, θ or the radius).
+        noise: the LR image's noise level σ_n (0..255; e.g. :func:`s2k.noise.estimate_noise`). From
+            :data:`NOISY_LEVEL` on, the family's model trained on noisy images serves where one is
+            shipped (Gaussian; docs/ESTIMATOR.md "Noisy images"); not with ``weights`` or ``auto``.
 
     Returns:
         The kernel in HR pixels: float64, ≥ 0, sum 1, the family's odd size, centred.
@@ -180,5 +198,5 @@ def estimate_kernel(
         from s2k.family import choose_family
 
         return choose_family(arr, scale, resolve_flip=resolve_flip, fit_family=fit_family).kernel
-    est = get_estimator(family, weights)
+    est = get_estimator(family, weights, noise)
     return finalize_kernel(arr, est.estimate(arr, scale), scale, family, resolve_flip, fit_family)

@@ -92,3 +92,13 @@ def jpeg_noise_floor(luma_steps: np.ndarray) -> float:
     if q.size == 0 or not np.all(np.isfinite(q)) or np.any(q <= 0):
         raise S2KError("JPEG quantisation steps must be positive numbers")
     return JPEG_FLOOR_GAIN * float(np.sqrt(np.mean(q**2 / 12)))
+
+
+def auto_noise(lr: np.ndarray, floor: float = 0.0) -> tuple[float, bool]:
+    """σ_n for ``noise="auto"``: :func:`estimate_noise` raised to ``floor`` (e.g. :func:`jpeg_noise_floor`),
+    and whether it is known. An image too small or too saturated to tell gets ``floor``, known only if > 0."""
+    try:
+        return max(estimate_noise(lr), floor), True
+    except NoiseUnknown:
+        return floor, floor > 0
+

@@ -124,7 +124,7 @@ def super_resolve(
         choice = choose_family(lr, scale)
         k, fam, probs = choice.kernel, choice.family, choice.probabilities
     else:
-        k, fam = estimate_kernel(lr, scale, family), family
+        k, fam = estimate_kernel(lr, scale, family, noise=noise), family
     if backend == "sftmd":
         from s2k.sr.sftmd import sftmd_super_resolve
 
@@ -161,17 +161,20 @@ def _noise_level(lr: np.ndarray, noise: float | str, backend: str, floor: float)
     if not isinstance(noise, str):
         if floor:
             raise S2KError("noise_floor applies with noise='auto' only")
-        return noise, False
+        try:
+            value = float(noise)
+        except (TypeError, ValueError):
+            raise S2KError(f"noise must be a number or {NOISE_AUTO!r}, got {noise!r}") from None
+        if not (np.isfinite(value) and value >= 0):
+            raise S2KError(f"noise level must be finite and >= 0, got {value}")
+        return value, False
     if noise != NOISE_AUTO:
         raise S2KError(f"noise must be a number or {NOISE_AUTO!r}, got {noise!r}")
     if backend != "pnp":
         raise S2KError("noise='auto' applies to the pnp backend (sftmd is trained for noise-free images)")
-    from s2k.noise import NoiseUnknown, estimate_noise
+    from s2k.noise import auto_noise
 
-    try:
-        return max(estimate_noise(lr), floor), True
-    except NoiseUnknown:  # too small or too saturated to tell: the floor, if any
-        return floor, floor > 0
+    return auto_noise(lr, floor)
 
 
 def _prior_file(path: str | Path) -> object:

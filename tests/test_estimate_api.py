@@ -80,3 +80,24 @@ def test_cli_estimate_round_trip(tmp_path, capsys):
     code = main(["estimate", str(tmp_path / "lr.png"), "-s", "7", "-o", str(tmp_path / "k7.npy")])
     assert code == 2 and not (tmp_path / "k7.npy").exists()
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_noisy_images_get_the_noise_trained_model_where_one_is_shipped(tmp_path, monkeypatch):
+    import shutil
+
+    import s2k.estimate as est_mod
+
+    for name in ("estimator-gaussian", "estimator-gaussian-noisy"):
+        shutil.copy(default_weights("gaussian"), tmp_path / f"{name}.safetensors")
+    monkeypatch.setattr(est_mod, "WEIGHTS_DIR", tmp_path)
+    est_mod._shipped.cache_clear()
+    try:
+        clean = est_mod.get_estimator("gaussian", noise=0.0)
+        assert est_mod.get_estimator("gaussian", noise=est_mod.NOISY_LEVEL - 0.01) is clean
+        noisy = est_mod.get_estimator("gaussian", noise=est_mod.NOISY_LEVEL)
+        assert noisy is not clean and noisy is est_mod._shipped("gaussian", True)
+        assert est_mod.noisy_model("gaussian", 5.0) and not est_mod.noisy_model("motion", 5.0)
+        (tmp_path / "estimator-gaussian-noisy.safetensors").unlink()
+        assert est_mod.get_estimator("gaussian", noise=5.0) is clean  # none shipped: the usual model
+    finally:
+        est_mod._shipped.cache_clear()
