@@ -5,7 +5,10 @@ samplers (:func:`s2k.data.make_synthetic_set`); the estimator's kernel (as shipp
 as :func:`s2k.estimate_kernel` returns it (motion: flip resolved; Gaussian and disk: the nearest member of
 the family, :mod:`s2k.kernel_fit`); mean D_v, D_s, D_v up to the 180° flip; D_v of the network's kernel
 before the fit (``dv_network``) and, for motion, before the flip is resolved (``dv_network_orientation``).
-Also the no-skill floor: the family's mean kernel (mean of 2000 samples drawn with seed 1).
+Also the no-skill floor: the family's mean kernel (mean of 2000 samples drawn with seed 1). ``--noise σ``
+adds white Gaussian noise to the LR images and tells the estimator σ, so the shipped models are chosen as
+:func:`s2k.estimate_kernel` chooses them for that noise level (a family's noise-trained model from
+:data:`s2k.estimate.NOISY_LEVEL` on, where one is shipped).
 
     python benchmarks/estimator_table.py --hr ../shared/data/test/BSD100 --n 50 --out docs/results/bsd100.csv
 """
@@ -37,16 +40,18 @@ def main() -> None:
     p.add_argument("--scales", default="2,3,4")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--weights-dir", help="folder of estimator-<family>.safetensors (default: shipped)")
+    p.add_argument("--noise", type=float, default=0.0,
+                   help="σ_n of white noise added to the LR images, 0..255 (named in the set column)")
     p.add_argument("--out", help="CSV file to write")
     args = p.parse_args()
     torch.set_num_threads(2)
     rows = []
     for fam in args.families.split(","):
         weights = Path(args.weights_dir) / f"estimator-{fam}.safetensors" if args.weights_dir else None
-        est = get_estimator(fam, weights)
+        est = get_estimator(fam, weights, args.noise)
         mean_k = sample_kernels(fam, 2000, 1).mean(axis=0)
         for s in map(int, args.scales.split(",")):
-            items = make_synthetic_set(args.hr, fam, s, args.n, args.seed)
+            items = make_synthetic_set(args.hr, fam, s, args.n, args.seed, noise=args.noise)
             raw, final, floor, t_est = [], [], [], []
             for it in items:
                 t0 = time.perf_counter()
@@ -60,7 +65,7 @@ def main() -> None:
                 final.append(kernel_errors(k, it.kernel))
                 floor.append(kernel_errors(mean_k, it.kernel))
             row = {
-                "set": Path(args.hr).name,
+                "set": Path(args.hr).name + (f" + noise σ {args.noise:g}" if args.noise else ""),
                 "n": len(items),
                 "family": fam,
                 "scale": s,
