@@ -84,9 +84,11 @@ def main() -> None:
     for st in stages:
         c = st["config"]
         out = f"runs/gpu-est-{fam}" if st.get("command") else f"runs/est-{fam}"
-        how = (
-            f"`{st['command']}`, i.e. `{_command(c, out)}`" if st.get("command") else f"`{_command(c, out)}`"
-        )
+        cmd = st.get("command", "")
+        if cmd.startswith("s2k train"):  # the exact command, as run
+            how = f"`{cmd}`"
+        else:
+            how = f"`{cmd}`, i.e. `{_command(c, out)}`" if cmd else f"`{_command(c, out)}`"
         start = (
             f"; started from `{Path(c['init']).name}` as shipped before (the previous stage)"
             if c.get("init")
