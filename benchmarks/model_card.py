@@ -121,10 +121,11 @@ def main() -> None:
         if not rows:
             continue
         fitted = "dv_network" in rows[0] and fam != "motion"  # s2k.kernel_fit (session 10 on)
+        hr, _, noise = rows[0]["set"].partition(" + noise σ ")  # estimator_table.py --noise names the set
         lines += [
             "",
             f"Measured with `python benchmarks/estimator_table.py --hr ../shared/data/test/"
-            f"{rows[0]['set']} --n {rows[0]['n']}` (seed 0, mean per image"
+            f"{hr} --n {rows[0]['n']}" + (f" --noise {noise}" if noise else "") + "` (seed 0, mean per image"
             + ("; D_v of the kernel `s2k.estimate_kernel` returns, the nearest member of the family, and of "
                "the network's kernel before that fit" if fitted else "")
             + "):",

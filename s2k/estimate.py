@@ -29,7 +29,7 @@ from s2k.nets.generator import GeneratorConfig, map_to_kernel
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 
 
-NOISY_LEVEL = 1.5  # σ_n (0..255) from which estimate_kernel takes a family's noise-trained model, if shipped
+NOISY_LEVEL = 1.0  # σ_n (0..255) from which estimate_kernel takes a family's noise-trained model, if shipped
 
 
 def default_weights(family: str, noisy: bool = False) -> Path:

@@ -14,11 +14,13 @@ from s2k.errors import S2KError
 from s2k.estimate import default_weights
 from s2k.io import write_image
 from s2k.kernels import KERNEL_SIZES, sample_kernel
+from s2k.noise import auto_noise
 
 
-@pytest.mark.parametrize("family", ["gaussian", "motion", "disk"])
-def test_shipped_weights_exist_and_are_safetensors(family):
-    path = default_weights(family)
+@pytest.mark.parametrize(("family", "noisy"), [("gaussian", False), ("motion", False), ("disk", False),
+                                               ("gaussian", True)])
+def test_shipped_weights_exist_and_are_safetensors(family, noisy):
+    path = default_weights(family, noisy)
     assert path.is_file() and path.stat().st_size < 50e6
     assert not path.read_bytes()[:2].startswith(b"\x80")  # a pickle starts with 0x80
     assert path.with_suffix(".md").is_file()  # model card
@@ -74,8 +76,13 @@ def test_cli_estimate_round_trip(tmp_path, capsys):
                  "--png", str(tmp_path / "k.png")])
     assert code == 0
     k = np.load(tmp_path / "k.npy")
-    np.testing.assert_allclose(k, s2k.estimate_kernel(s2k.read_image(tmp_path / "lr.png"), 2), atol=1e-12)
+    image = s2k.read_image(tmp_path / "lr.png")
+    sigma = auto_noise(image)[0]  # the CLI's default, --noise auto
+    np.testing.assert_allclose(k, s2k.estimate_kernel(image, 2, noise=sigma), atol=1e-12)
     assert (tmp_path / "k.png").is_file()
+    assert main(["estimate", str(tmp_path / "lr.png"), "-s", "2", "-o", str(tmp_path / "k0.npy"),
+                 "--noise", "0"]) == 0
+    np.testing.assert_allclose(np.load(tmp_path / "k0.npy"), s2k.estimate_kernel(image, 2), atol=1e-12)
     capsys.readouterr()
     code = main(["estimate", str(tmp_path / "lr.png"), "-s", "7", "-o", str(tmp_path / "k7.npy")])
     assert code == 2 and not (tmp_path / "k7.npy").exists()
