@@ -18,8 +18,9 @@ noise there). Texture only adds to the band, so the estimate errs upwards on ima
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
-from scipy.stats import chi2
 
 from s2k.color import without_alpha
 from s2k.errors import S2KError
@@ -29,6 +30,17 @@ QUANTILE = 0.03  # which of the blocks' band RMS values is taken (the flattest 3
 JPEG_FLOOR_GAIN = 0.7  # jpeg_noise_floor: this × the RMS of a uniform error of the luminance steps
 NOISY = 3.0  # s2k sr warns when an image it restores as noise-free reads at least this (0..255 units)
 MIN_BLOCKS = 16  # fewer usable blocks than this: the image is too small or too saturated to tell
+
+
+def check_noise_level(noise: object) -> float:
+    """A noise level σ_n as a float (0..255 units): a finite number >= 0, else :class:`S2KError`."""
+    try:
+        value = float(noise)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise S2KError(f"noise must be a number, got {noise!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise S2KError(f"noise level must be finite and >= 0, got {value}")
+    return value
 
 
 class NoiseUnknown(S2KError):
@@ -66,6 +78,8 @@ def estimate_noise(lr: np.ndarray, patch: int = PATCH, quantile: float = QUANTIL
         image = image[:, :, None]
     if image.ndim != 3 or not np.all(np.isfinite(image)):
         raise S2KError(f"expected a finite H×W or H×W×C image, got shape {np.shape(lr)}")
+    from scipy.stats import chi2  # here: scipy.stats takes a while to import
+
     n = (patch // 2) ** 2
     noise_quantile = np.sqrt(chi2.ppf(quantile, n) / n)  # the quantile of the RMS of n unit normals
     values = []

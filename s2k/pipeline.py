@@ -158,22 +158,16 @@ def _noise_level(lr: np.ndarray, noise: float | str, backend: str, floor: float)
     """σ_n for the backend, and whether it was estimated (``noise="auto"``, at least ``floor``)."""
     if not (np.isfinite(floor) and floor >= 0):
         raise S2KError(f"noise_floor must be finite and >= 0, got {floor}")
+    from s2k.noise import auto_noise, check_noise_level
+
     if not isinstance(noise, str):
         if floor:
             raise S2KError("noise_floor applies with noise='auto' only")
-        try:
-            value = float(noise)
-        except (TypeError, ValueError):
-            raise S2KError(f"noise must be a number or {NOISE_AUTO!r}, got {noise!r}") from None
-        if not (np.isfinite(value) and value >= 0):
-            raise S2KError(f"noise level must be finite and >= 0, got {value}")
-        return value, False
+        return check_noise_level(noise), False
     if noise != NOISE_AUTO:
         raise S2KError(f"noise must be a number or {NOISE_AUTO!r}, got {noise!r}")
     if backend != "pnp":
         raise S2KError("noise='auto' applies to the pnp backend (sftmd is trained for noise-free images)")
-    from s2k.noise import auto_noise
-
     return auto_noise(lr, floor)
 
 

@@ -115,6 +115,7 @@ from s2k.degradation import check_scale, symmetric_pad_indices
 from s2k.errors import S2KError
 from s2k.kernels import validate_kernel
 from s2k.nets.denoiser import DenoiserNet, RoundDenoisers, default_denoiser, load_denoiser, prior_for_scale
+from s2k.noise import check_noise_level
 from s2k.sr.bicubic import bicubic_upsample_torch
 from s2k.sr.fft_data import DataStep
 from s2k.sr.tiling import apply_sr
@@ -531,12 +532,7 @@ def pnp_super_resolve(
     cfg = config or PnPConfig()
     scale = check_scale(scale)
     k = validate_kernel(kernel)
-    try:
-        noise = float(noise)
-    except (TypeError, ValueError):
-        raise S2KError(f"noise must be a number, got {noise!r}") from None
-    if not (math.isfinite(noise) and noise >= 0):
-        raise S2KError(f"noise level must be finite and >= 0, got {noise}")
+    noise = check_noise_level(noise)
     fn = resolve_denoiser(denoiser, cfg, scale)
     kt = torch.from_numpy(k)
 
