@@ -280,7 +280,7 @@ def cmd_sr(args: argparse.Namespace) -> None:
     for path, out in tqdm(jobs, desc="super-resolving", disable=len(jobs) < 2, unit="image"):
         lr = read_image(path)
         if noise == 0:
-            _warn_if_noisy(path.name, lr, args.backend)
+            _warn_if_noisy(path, lr, args.backend)
         floor = _jpeg_floor(path) if noise == "auto" else 0.0
         t0 = time.perf_counter()
         res = super_resolve(lr, args.scale, kernel, family=args.family, backend=args.backend,
@@ -319,20 +319,18 @@ def _jpeg_floor(path: Path) -> float:
     return 0.0 if steps is None else jpeg_noise_floor(steps)
 
 
-def _warn_if_noisy(name: str, lr: np.ndarray, backend: str) -> None:
-    """A line on stderr when an image restored as noise-free reads as noisy (:mod:`s2k.noise`)."""
+def _warn_if_noisy(path: Path, lr: np.ndarray, backend: str) -> None:
+    """A line on stderr when an image restored as noise-free reads as noisy, or is a JPEG whose noise floor
+    says so (:mod:`s2k.noise`)."""
     from tqdm import tqdm
 
-    from s2k.noise import NOISY, NoiseUnknown, estimate_noise
+    from s2k.noise import NOISY, auto_noise
 
-    try:
-        sigma = estimate_noise(lr)
-    except NoiseUnknown:  # too small or too saturated to tell
-        return
-    if sigma >= NOISY:
+    sigma, known = auto_noise(lr, _jpeg_floor(path))
+    if known and sigma >= NOISY:
         fix = "--noise auto" if backend == "pnp" else "--backend pnp (sftmd is noise-free)"
-        tqdm.write(f"warning: {name} looks noisy (σ ≈ {sigma:.1f}); restored as noise-free it may come out "
-                   f"grainy: try {fix}", file=sys.stderr)
+        tqdm.write(f"warning: {path.name} looks noisy (σ ≈ {sigma:.1f}); restored as noise-free it may come "
+                   f"out grainy: try {fix}", file=sys.stderr)
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
