@@ -32,14 +32,15 @@ NOISY = 3.0  # s2k sr warns when an image it restores as noise-free reads at lea
 MIN_BLOCKS = 16  # fewer usable blocks than this: the image is too small or too saturated to tell
 
 
-def check_noise_level(noise: object) -> float:
-    """A noise level σ_n as a float (0..255 units): a finite number >= 0, else :class:`S2KError`."""
+def check_noise_level(noise: object, what: str = "noise") -> float:
+    """A noise level σ_n as a float (0..255 units): a finite number >= 0, else :class:`S2KError` naming
+    ``what``."""
     try:
         value = float(noise)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise S2KError(f"noise must be a number, got {noise!r}") from None
+        raise S2KError(f"{what} must be a number, got {noise!r}") from None
     if not (math.isfinite(value) and value >= 0):
-        raise S2KError(f"noise level must be finite and >= 0, got {value}")
+        raise S2KError(f"{what} must be finite and >= 0, got {value}")
     return value
 
 

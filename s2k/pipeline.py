@@ -156,10 +156,9 @@ def super_resolve(
 
 def _noise_level(lr: np.ndarray, noise: float | str, backend: str, floor: float) -> tuple[float, bool]:
     """σ_n for the backend, and whether it was estimated (``noise="auto"``, at least ``floor``)."""
-    if not (np.isfinite(floor) and floor >= 0):
-        raise S2KError(f"noise_floor must be finite and >= 0, got {floor}")
     from s2k.noise import auto_noise, check_noise_level
 
+    floor = check_noise_level(floor, "noise_floor")
     if not isinstance(noise, str):
         if floor:
             raise S2KError("noise_floor applies with noise='auto' only")
