@@ -170,10 +170,30 @@ class RunRecorder:
             self.best = score
             self.save("best.safetensors", it, False, {"val": val}, self.best_modules)
 
+    def validated(self, it: int, val: dict[str, float], score: float, fmt: str, shown: str, bar: Any) -> None:
+        """Record a validation: a ``val.csv`` row (values formatted with ``fmt``), ``shown`` written under
+        the progress bar, and ``best.safetensors`` when ``score`` beats the best (:meth:`offer`)."""
+        self.row("val.csv", it, {k: format(v, fmt) for k, v in val.items()})
+        bar.write(f"[{it}] {shown}")
+        self.offer(it, score, val)
+
+    def checkpoint(self, it: int, every: int, iterations: int, last_step: bool = False) -> None:
+        """Save ``last.safetensors`` when due (:func:`due`); ``last_step``: after the loop, save unless the
+        loop's final iteration has just saved (a run stopped by its time limit)."""
+        if due(it, every, iterations) != last_step:
+            self.save("last.safetensors", it)
+
 
 def due(it: int, every: int, iterations: int) -> bool:
     """Whether a periodic action (log, validation, checkpoint) falls on iteration ``it``."""
     return it % every == 0 or it == iterations
+
+
+def end_run(bar: Any, world: int) -> None:
+    """Close the progress bar and leave the process group (under torchrun)."""
+    bar.close()
+    if world > 1:
+        dist.destroy_process_group()
 
 
 def check_init(path: str | Path, expected: dict[str, Any], network_of: dict[str, Any]) -> None:

@@ -52,7 +52,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
@@ -81,6 +80,7 @@ from s2k.train.common import (
     begin_run,
     check_init,
     due,
+    end_run,
     export_run,
     lr_at,
     schedule_progress,
@@ -553,17 +553,13 @@ def train_denoiser(
                     res = validate_sr(plain, val_items, cfg.sr_val_cases, unrolled)
                 else:
                     res = validate(plain, val_items, cfg.val_sigmas)
-                rec.row("val.csv", it, {k: f"{v:.4f}" for k, v in res.items()})
-                bar.write(f"[{it}] " + " ".join(f"{k}={v:.3f}" for k, v in res.items()))
-                rec.offer(it, res["psnr_mean"], res)
-            if due(it, cfg.checkpoint_every, cfg.iterations):
-                rec.save("last.safetensors", it)
-        if main and not due(it, cfg.checkpoint_every, cfg.iterations):  # stopped by the time limit
-            rec.save("last.safetensors", it)
+                shown = " ".join(f"{k}={v:.3f}" for k, v in res.items())
+                rec.validated(it, res, res["psnr_mean"], ".4f", shown, bar)
+            rec.checkpoint(it, cfg.checkpoint_every, cfg.iterations)
+        if main:
+            rec.checkpoint(it, cfg.checkpoint_every, cfg.iterations, last_step=True)
     finally:
-        bar.close()
-        if world > 1:
-            dist.destroy_process_group()
+        end_run(bar, world)
     return {"iteration": it, "best_psnr_mean": rec.best, "wall_s": rec.wall}
 
 

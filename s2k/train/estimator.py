@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
@@ -40,6 +39,7 @@ from s2k.train.common import (
     begin_run,
     check_init,
     due,
+    end_run,
     export_run,
     lr_at,
     make_loader,
@@ -284,17 +284,13 @@ def train_estimator(
                 bar.set_postfix(l1=f"{l1.item():.4f}", d=f"{loss_d.item():.3f}")
             if val_sets and due(it, cfg.val_every, cfg.iterations):
                 res = validate(estimator, val_sets)
-                rec.row("val.csv", it, {k: f"{v:.6g}" for k, v in res.items()})
-                bar.write(f"[{it}] " + " ".join(f"{k}={v:.6f}" for k, v in res.items() if k.startswith("dv")))
-                rec.offer(it, res["dv_mean"], res)
-            if due(it, cfg.checkpoint_every, cfg.iterations):
-                rec.save("last.safetensors", it)
-        if main and not due(it, cfg.checkpoint_every, cfg.iterations):  # stopped by the time limit
-            rec.save("last.safetensors", it)
+                shown = " ".join(f"{k}={v:.6f}" for k, v in res.items() if k.startswith("dv"))
+                rec.validated(it, res, res["dv_mean"], ".6g", shown, bar)
+            rec.checkpoint(it, cfg.checkpoint_every, cfg.iterations)
+        if main:
+            rec.checkpoint(it, cfg.checkpoint_every, cfg.iterations, last_step=True)
     finally:
-        bar.close()
-        if world > 1:
-            dist.destroy_process_group()
+        end_run(bar, world)
     return {"iteration": it, "best_dv_mean": rec.best, "wall_s": rec.wall}
 
 

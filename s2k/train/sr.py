@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
@@ -45,6 +44,7 @@ from s2k.train.common import (
     begin_run,
     check_init,
     due,
+    end_run,
     export_run,
     lr_at,
     make_loader,
@@ -268,17 +268,12 @@ def train_sr(
                 bar.set_postfix(loss=f"{loss.item():.4f}")
             if val_sets and due(it, cfg.val_every, cfg.iterations):
                 res = validate(net, val_sets)
-                rec.row("val.csv", it, {k: f"{v:.4f}" for k, v in res.items()})
-                bar.write(f"[{it}] psnr_mean={res['psnr_mean']:.3f}")
-                rec.offer(it, res["psnr_mean"], res)
-            if due(it, cfg.checkpoint_every, cfg.iterations):
-                rec.save("last.safetensors", it)
-        if main and not due(it, cfg.checkpoint_every, cfg.iterations):  # stopped by the time limit
-            rec.save("last.safetensors", it)
+                rec.validated(it, res, res["psnr_mean"], ".4f", f"psnr_mean={res['psnr_mean']:.3f}", bar)
+            rec.checkpoint(it, cfg.checkpoint_every, cfg.iterations)
+        if main:
+            rec.checkpoint(it, cfg.checkpoint_every, cfg.iterations, last_step=True)
     finally:
-        bar.close()
-        if world > 1:
-            dist.destroy_process_group()
+        end_run(bar, world)
     return {"iteration": it, "best_psnr_mean": rec.best, "wall_s": rec.wall}
 
 
