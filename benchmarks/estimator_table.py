@@ -2,9 +2,12 @@
 
 For each family and scale: the first N HR images of a folder, degraded with seed 0 by the foundation's
 samplers (:func:`s2k.data.make_synthetic_set`); the estimator's kernel (as shipped, or from --weights-dir)
-as :func:`s2k.estimate_kernel` returns it (motion: flip resolved; Gaussian and disk: the nearest member of
-the family, :mod:`s2k.kernel_fit`); mean D_v, D_s, D_v up to the 180° flip; D_v of the network's kernel
-before the fit (``dv_network``) and, for motion, before the flip is resolved (``dv_network_orientation``).
+as :func:`s2k.estimate_kernel` returns it (:func:`s2k.estimate.finalize_kernel`; motion: flip resolved;
+Gaussian and disk: the nearest member of the family, :mod:`s2k.kernel_fit`; disk: its radius refined from
+the pixels where a regressor ships, :mod:`s2k.disk_radius`); mean D_v, D_s, D_v up to the 180° flip; D_v
+of the network's kernel before the fit (``dv_network``), of the nearest family member before the radius
+refinement (``dv_fit``; the same as ``dv`` where nothing is refined) and, for motion, before the flip is
+resolved (``dv_network_orientation``).
 Also the no-skill floor: the family's mean kernel (mean of 2000 samples drawn with seed 1). ``--noise σ``
 adds white Gaussian noise to the LR images and tells the estimator σ, so the shipped models are chosen as
 :func:`s2k.estimate_kernel` chooses them for that noise level (a family's noise-trained model from
@@ -25,8 +28,7 @@ import numpy as np
 import torch
 
 from s2k.data import make_synthetic_set
-from s2k.estimate import get_estimator
-from s2k.flip import resolve_flip
+from s2k.estimate import finalize_kernel, get_estimator
 from s2k.kernel_fit import PARAMETRIC_FAMILIES, fit_kernel
 from s2k.kernels import FAMILIES, sample_kernels
 from s2k.metrics import kernel_errors
@@ -52,17 +54,16 @@ def main() -> None:
         mean_k = sample_kernels(fam, 2000, 1).mean(axis=0)
         for s in map(int, args.scales.split(",")):
             items = make_synthetic_set(args.hr, fam, s, args.n, args.seed, noise=args.noise)
-            raw, final, floor, t_est = [], [], [], []
+            raw, fitted, final, floor, t_est = [], [], [], [], []
             for it in items:
                 t0 = time.perf_counter()
                 k = est.estimate(it.lr, s)
                 t_est.append(time.perf_counter() - t0)
                 raw.append(kernel_errors(k, it.kernel))
-                if fam == "motion":
-                    k = resolve_flip(it.lr, k, s)
-                elif fam in PARAMETRIC_FAMILIES:
-                    k = fit_kernel(k, fam).kernel
+                fit = fit_kernel(k, fam) if fam in PARAMETRIC_FAMILIES else None
+                k = finalize_kernel(it.lr, k, s, fam, fitted=fit, noise=args.noise)
                 final.append(kernel_errors(k, it.kernel))
+                fitted.append(kernel_errors(fit.kernel, it.kernel) if fit else final[-1])
                 floor.append(kernel_errors(mean_k, it.kernel))
             row = {
                 "set": Path(args.hr).name + (f" + noise σ {args.noise:g}" if args.noise else ""),
@@ -74,6 +75,7 @@ def main() -> None:
                 "dv_flip": np.mean([e.dv_flip for e in final]),
                 "dv_network": np.mean([e.dv for e in (final if fam == "motion" else raw)]),
                 "dv_network_orientation": np.mean([e.dv for e in raw]),
+                "dv_fit": np.mean([e.dv for e in fitted]),
                 "dv_mean_kernel": np.mean([e.dv for e in floor]),
                 "ms_per_image": 1000 * np.mean(t_est),
             }

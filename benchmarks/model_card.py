@@ -121,6 +121,7 @@ def main() -> None:
         if not rows:
             continue
         fitted = "dv_network" in rows[0] and fam != "motion"  # s2k.kernel_fit (session 10 on)
+        refined = "dv_fit" in rows[0] and fam == "disk"  # s2k.disk_radius (session 18 on)
         hr, _, noise = rows[0]["set"].partition(" + noise σ ")  # estimator_table.py --noise names the set
         lines += [
             "",
@@ -128,14 +129,18 @@ def main() -> None:
             f"{hr} --n {rows[0]['n']}" + (f" --noise {noise}" if noise else "") + "` (seed 0, mean per image"
             + ("; D_v of the kernel `s2k.estimate_kernel` returns, the nearest member of the family, and of "
                "the network's kernel before that fit" if fitted else "")
+            + ("; where a disk-radius regressor ships for the scale (`s2k.disk_radius`), the kernel "
+               "`s2k.estimate_kernel` returns is that disk with its radius refined from the pixels, and "
+               "\"D_v before the refinement\" is the nearest disk itself" if refined else "")
             + "):",
             "",
-            "| scale | D_v | D_s | D_v up to flip | " + ("D_v before the fit | " if fitted else "")
-            + "D_v mean kernel |",
-            "| --- " * (6 if fitted else 5) + "|",
+            "| scale | D_v | D_s | D_v up to flip | " + ("D_v before the refinement | " if refined else "")
+            + ("D_v before the fit | " if fitted else "") + "D_v mean kernel |",
+            "| --- " * (5 + fitted + refined) + "|",
         ]
         lines += [
             f"| ×{r['scale']} | {float(r['dv']):.5f} | {float(r['ds']):.3f} | {float(r['dv_flip']):.5f} | "
+            + (f"{float(r['dv_fit']):.5f} | " if refined else "")
             + (f"{float(r['dv_network']):.5f} | " if fitted else "")
             + f"{float(r['dv_mean_kernel']):.5f} |"
             for r in rows

@@ -215,7 +215,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_estimate(args: argparse.Namespace) -> None:
-    from s2k.estimate import estimate_kernel, noisy_model
+    from s2k.estimate import estimate_kernel, finalize_kernel, noisy_model
     from s2k.io import read_image, save_kernel
     from s2k.kernel_fit import PARAMETRIC_FAMILIES, fit_kernel
     from s2k.viz import save_kernel_png
@@ -224,7 +224,7 @@ def cmd_estimate(args: argparse.Namespace) -> None:
     png = _out_path(args.png, (".png",), "--png")
     image = read_image(args.image)
     t0 = time.perf_counter()
-    family, said = args.family, args.family
+    family, said, noise = args.family, args.family, 0.0
     if args.family == "auto":
         if args.weights:
             raise S2KError("--weights names one family's model; it cannot be used with --family auto")
@@ -243,8 +243,11 @@ def cmd_estimate(args: argparse.Namespace) -> None:
         if args.weights is None and noisy_model(family, noise):
             said += f" (noise σ {noise:.1f}: the model trained on noisy images)"
     fit = fit_kernel(k, family) if family in PARAMETRIC_FAMILIES else None
-    if fit is not None and not args.no_fit:
-        k = fit.kernel  # what estimate_kernel returns by default
+    refined = None
+    if fit is not None and not args.no_fit:  # what estimate_kernel returns by default
+        k = finalize_kernel(image, k, args.scale, family, resolve_flip=False, fitted=fit, noise=noise)
+        if not np.array_equal(k, fit.kernel):  # a disk whose radius the pixels refined
+            refined = fit_kernel(k, family)
     dt = time.perf_counter() - t0
     save_kernel(out, k)
     if png:
@@ -253,6 +256,8 @@ def cmd_estimate(args: argparse.Namespace) -> None:
           f"({1000 * dt:.0f} ms) -> {out}")
     if fit is not None:  # the residual says how far the network's kernel is from the family
         print(f"nearest {fit.describe()}" + (" (not applied: --no-fit)" if args.no_fit else ""))
+    if refined is not None:
+        print(f"radius refined from the pixels (s2k.disk_radius): {refined.describe(residual=False)}")
 
 
 def cmd_sr(args: argparse.Namespace) -> None:
@@ -382,6 +387,17 @@ def cmd_train_sr(args: argparse.Namespace) -> None:
         print(f"done: {summary}")
 
 
+def cmd_train_radius(args: argparse.Namespace) -> None:
+    from s2k.train.options import dataclass_from_args
+    from s2k.train.radius import RadiusTrainConfig, train_radius
+
+    cfg = dataclass_from_args(RadiusTrainConfig, args)
+    summary = train_radius(cfg, args.out, resume=args.resume, progress=not args.quiet)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"done: iteration {summary['iteration']}, best val D_v {summary['best_dv']:.6f}, "
+              f"{summary['wall_s']:.0f} s")
+
+
 def cmd_train_family(args: argparse.Namespace) -> None:
     from s2k.train.family import FamilyFitConfig, fit_family_classifier
     from s2k.train.options import dataclass_from_args
@@ -402,11 +418,22 @@ def cmd_train_export(args: argparse.Namespace) -> None:
     if not Path(args.checkpoint).is_file():
         raise S2KError(f"{args.checkpoint}: no such checkpoint")
     kind = read_metadata(args.checkpoint).get("kind")
+    if args.blend is not None and kind != "s2k-disk-radius-run":
+        raise S2KError("--blend only applies to a disk-radius run")
     if kind == "s2k-denoiser-run":
         from s2k.train.denoiser import export_denoiser
 
         export_denoiser(args.checkpoint, args.output, half=not args.float32)
         print(f"denoiser -> {args.output}")
+        return
+    if kind == "s2k-disk-radius-run":
+        from s2k.train.radius import export_radius
+
+        if args.blend is not None and not 0.0 <= args.blend <= 1.0:
+            raise S2KError(f"--blend must be in [0, 1], got {args.blend}")
+        extra = {} if args.blend is None else {"blend": args.blend}
+        meta = export_radius(args.checkpoint, args.output, half=args.half, extra=extra)
+        print(f"disk-radius ×{meta['scale']} (iteration {meta['training']['iteration']}) -> {args.output}")
         return
     if kind == "s2k-sftmd-run":
         from s2k.train.sr import export_sftmd
@@ -526,8 +553,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--no-figures", action="store_true", help="skip the figures")
     sp.add_argument("--quiet", action="store_true", help="no progress bars")
 
-    sp = add("train", lambda a: None, "Train networks (estimator, denoiser, sftmd), fit the family "
-             "classifier and export weights.")
+    sp = add("train", lambda a: None, "Train networks (estimator, denoiser, sftmd, disk radius), fit the "
+             "family classifier and export weights.")
     tsub = sp.add_subparsers(dest="what", required=True, parser_class=_Parser, metavar="WHAT")
     tp = tsub.add_parser("estimator", help="train a Spectrum-to-Kernel estimator (CGAN)",
                          description="Train a Spectrum-to-Kernel estimator (paper loss and optimiser). "
@@ -562,6 +589,17 @@ def build_parser() -> argparse.ArgumentParser:
     from s2k.train.sr import SRTrainConfig
 
     add_dataclass_arguments(rp, SRTrainConfig)
+    radp = tsub.add_parser("radius", help="train the disk-radius regressor of one scale",
+                           description="Train the disk-radius regressor (a small CNN reading a defocus "
+                           "disk's radius from the LR pixels; refines the S2K disk estimate). One scale "
+                           "per run. Resumable; run under torchrun for DistributedDataParallel.")
+    radp.set_defaults(func=cmd_train_radius)
+    radp.add_argument("--out", required=True, help="run folder (checkpoints, logs)")
+    radp.add_argument("--resume", action="store_true", help="continue the run in --out")
+    radp.add_argument("--quiet", action="store_true", help="no progress bar")
+    from s2k.train.radius import RadiusTrainConfig
+
+    add_dataclass_arguments(radp, RadiusTrainConfig)
     fp = tsub.add_parser("family", help="fit the classifier behind --family auto",
                          description="Fit the family classifier of --family auto: the shipped estimators' "
                          "fit residuals on synthetic LR images of an HR folder, one linear discriminant per "
@@ -573,13 +611,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_dataclass_arguments(fp, FamilyFitConfig)
     ep = tsub.add_parser("export", help="export a run's network as shippable weights",
-                         description="Export a run checkpoint's network (estimator generator, denoiser or "
-                         "SFTMD) as "
-                         "fp16 safetensors with metadata.")
+                         description="Export a run checkpoint's network (estimator generator, denoiser, "
+                         "SFTMD or disk-radius regressor) as safetensors with metadata (fp16, except the "
+                         "small disk-radius regressor: float32 unless --half).")
     ep.set_defaults(func=cmd_train_export)
     ep.add_argument("checkpoint", help="run checkpoint (best.safetensors or last.safetensors)")
     ep.add_argument("-o", "--output", required=True, help="weight file to write (.safetensors)")
     ep.add_argument("--float32", action="store_true", help="keep float32 weights (default fp16)")
+    ep.add_argument("--half", action="store_true", help="fp16 weights for the disk-radius regressor")
+    ep.add_argument("--blend", type=float, help="disk-radius regressor: the weight of its radius against "
+                    "the S2K fit's, 0..1 (default 1; choose it with benchmarks/disk_blend.py)")
 
     sp = add("demo", cmd_demo, "Blind SR of the bundled sample (or --image) degraded with a random kernel: "
              "estimate the kernel, super-resolve, print the kernel error and PSNR gain, write a figure.")

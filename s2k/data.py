@@ -169,6 +169,14 @@ def estimator_batches(
     return BatchStream(make_estimator_batch, pool, cfg, seed, rank, start)
 
 
+def _selected(hr_dir: str | Path, n: int | None, start: int) -> list[Path]:
+    """Images ``start`` to ``start + n`` of ``hr_dir``, sorted (all from ``start`` if ``n`` is None)."""
+    if start < 0:
+        raise S2KError(f"start must be >= 0, got {start}")
+    paths = list_images(hr_dir)[start:]
+    return paths if n is None else paths[:n]
+
+
 @dataclass
 class SyntheticItem:
     """One image of a synthetic test set."""
@@ -186,13 +194,15 @@ def iter_synthetic_set(
     n: int | None = None,
     seed: int = 0,
     noise: float = 0.0,
+    start: int = 0,
 ) -> Iterator[SyntheticItem]:
     """The fixed synthetic set of ``hr_dir`` (first ``n`` images) for a family and scale (module doc), one
-    image at a time: only the current image is held in memory."""
+    image at a time: only the current image is held in memory. ``start`` skips that many images first
+    (a held-out set after the benchmark's images; its kernels are drawn from ``seed`` afresh)."""
     scale = check_scale(scale)
     rng = np.random.default_rng(seed)
     noise_rng = np.random.default_rng([seed, 1])  # separate stream: the kernels do not depend on the noise
-    for p in list_images(hr_dir)[:n]:
+    for p in _selected(hr_dir, n, start):
         hr = read_image(p)
         h, w = (hr.shape[0] // scale) * scale, (hr.shape[1] // scale) * scale
         hr = hr[:h, :w]
@@ -209,10 +219,11 @@ def make_synthetic_set(
     seed: int = 0,
     noise: float = 0.0,
     progress: bool = False,
+    start: int = 0,
 ) -> list[SyntheticItem]:
     """The fixed synthetic set of ``hr_dir`` (first ``n`` images) for a family and scale (module doc) as a
     list (:func:`iter_synthetic_set` makes the same items one at a time)."""
-    total = len(list_images(hr_dir)[:n])
-    items = iter_synthetic_set(hr_dir, family, scale, n, seed, noise)
+    total = len(_selected(hr_dir, n, start))
+    items = iter_synthetic_set(hr_dir, family, scale, n, seed, noise, start)
     desc = f"degrading {Path(hr_dir).name} ×{scale}"
     return list(tqdm(items, desc=desc, total=total, disable=not progress, leave=False))

@@ -22,7 +22,7 @@ from s2k.degradation import check_scale
 from s2k.errors import S2KError
 from s2k.features import check_feature, feature_tiles_torch
 from s2k.kernel_fit import PARAMETRIC_FAMILIES, KernelFit, fit_kernel
-from s2k.kernels import FAMILIES, KERNEL_SIZES
+from s2k.kernels import FAMILIES, KERNEL_SIZES, disk_kernel, pad_kernel
 from s2k.nets import build_generator
 from s2k.nets.generator import GeneratorConfig, map_to_kernel
 
@@ -145,16 +145,26 @@ def finalize_kernel(
     resolve_flip: bool = True,
     fit_family: bool = True,
     fitted: KernelFit | None = None,
+    noise: float = 0.0,
 ) -> np.ndarray:
     """What :func:`estimate_kernel` does to the network's kernel: the flip resolution for motion kernels,
-    the nearest member of the family for Gaussian and disk kernels (each when asked). ``fitted``: that
-    nearest member if the caller has already fitted ``k`` (it is not fitted again)."""
+    the nearest member of the family for Gaussian and disk kernels (each when asked), and for a disk its
+    radius refined from the pixels where a regressor ships for the scale, unless the image's noise level
+    ``noise`` is too high for it (:func:`s2k.disk_radius.refine_disk_radius`). ``fitted``: that nearest
+    member if the caller has already fitted ``k`` (it is not fitted again)."""
     if resolve_flip and family == "motion":
         from s2k.flip import resolve_flip as _resolve
 
         k = _resolve(image, k, scale)
     if fit_family and family in PARAMETRIC_FAMILIES:
-        k = (fitted if fitted is not None else fit_kernel(k, family)).kernel
+        fit = fitted if fitted is not None else fit_kernel(k, family)
+        k = fit.kernel
+        if family == "disk":
+            from s2k.disk_radius import refine_disk_radius
+
+            r = refine_disk_radius(image, fit.params["radius"], scale, noise)
+            if r != fit.params["radius"]:
+                k = pad_kernel(disk_kernel(r), k.shape)
     return k
 
 
@@ -182,10 +192,13 @@ def estimate_kernel(
         fit_family: for Gaussian and disk kernels, return the member of the family nearest to the
             network's kernel (:func:`s2k.kernel_fit.fit_kernel`; lower errors on average, measured in
             ``docs/ESTIMATOR.md``); False returns the network's kernel as is. ``fit_kernel`` on the result
-            gives the parameters (σ1, σ2, θ or the radius).
+            gives the parameters (σ1, σ2, θ or the radius). For a disk at a scale where a disk-radius
+            regressor ships (×3, ×4), the fitted radius is then refined from the image's pixels
+            (:mod:`s2k.disk_radius`), unless ``noise`` is at or above its limit.
         noise: the LR image's noise level σ_n (0..255; e.g. :func:`s2k.noise.estimate_noise`). From
             :data:`NOISY_LEVEL` on, the family's model trained on noisy images serves where one is
-            shipped (Gaussian; docs/ESTIMATOR.md "Noisy images"); not with ``weights`` or ``auto``.
+            shipped (Gaussian; docs/ESTIMATOR.md "Noisy images"); not with ``weights`` or ``auto``. From
+            :data:`s2k.disk_radius.MAX_NOISE` on, disk radii are not refined.
 
     Returns:
         The kernel in HR pixels: float64, ≥ 0, sum 1, the family's odd size, centred.
@@ -199,4 +212,5 @@ def estimate_kernel(
 
         return choose_family(arr, scale, resolve_flip=resolve_flip, fit_family=fit_family).kernel
     est = get_estimator(family, weights, noise)
-    return finalize_kernel(arr, est.estimate(arr, scale), scale, family, resolve_flip, fit_family)
+    k = est.estimate(arr, scale)
+    return finalize_kernel(arr, k, scale, family, resolve_flip, fit_family, noise=noise)

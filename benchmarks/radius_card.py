@@ -1,0 +1,137 @@
+"""Write the model card of a shipped disk-radius regressor from its metadata and measured result CSVs.
+
+    python benchmarks/radius_card.py s2k/weights/disk-radius-x3.safetensors \\
+        --blend-results docs/results/disk-blend-x3-val.csv docs/results/disk-blend-x3-test.csv \\
+        --estimator-results docs/results/estimator-bsd100.csv docs/results/estimator-urban100.csv \\
+        --out runs/x --hardware "..."
+
+Every number comes from the weight file's metadata or the CSVs (no hand copying): the training command and
+configuration, iterations, wall time, the blend weight and the table it was chosen from, the estimator
+benchmark's disk rows at the file's scale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import platform
+from pathlib import Path
+
+import torch
+
+from s2k.checkpoint import read_metadata
+from s2k.disk_radius import load_radius_regressor
+from s2k.nets import count_parameters
+from s2k.train.radius import RadiusTrainConfig
+
+DEFAULTS = RadiusTrainConfig()
+
+
+def _command(cfg: dict, out: str) -> str:
+    parts = ["s2k train radius", f"--out {out}", f"--scale {cfg['scale']}"]
+    for key, val in cfg.items():
+        val = tuple(val) if isinstance(val, list) else val
+        if key in ("scale", "train_dirs", "val_dir") or val == getattr(DEFAULTS, key, None):
+            continue
+        shown = ",".join(map(str, val)) if isinstance(val, tuple) else val
+        parts.append(f"--{key.replace('_', '-')} {shown}")
+    return " ".join(parts)
+
+
+def _rows(path: str) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _last_val(run: Path) -> str:
+    """The run's last validation row (the shipped weights are the last iteration's), or a pointer."""
+    if not (run / "val.csv").is_file():
+        return "the run's val.csv"
+    r = _rows(str(run / "val.csv"))[-1]
+    return (f"at iteration {r['iteration']}, mean absolute radius error {float(r['abs_err']):.3f} HR px, "
+            f"bias {float(r['bias']):+.3f}, D_v {float(r['dv']):.5f}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("weights")
+    p.add_argument("--out", required=True, help="the run folder the weights were exported from")
+    p.add_argument("--hardware", required=True, help="what the run ran on (one line)")
+    p.add_argument("--blend-results", nargs="*", default=[], help="benchmarks/disk_blend.py CSVs")
+    p.add_argument("--estimator-results", nargs="*", default=[], help="benchmarks/estimator_table.py CSVs")
+    p.add_argument("--history", default="", help="a paragraph on the run's history")
+    args = p.parse_args()
+    meta = read_metadata(args.weights)
+    reg = load_radius_regressor(args.weights)
+    train = meta["training"]
+    cfg = train["config"]
+    s = reg.scale
+    size = Path(args.weights).stat().st_size
+    lines = [
+        f"# Model card: `{Path(args.weights).name}`",
+        "",
+        f"Disk-radius regressor for ×{s} (`s2k.disk_radius`, `s2k.nets.radius`): reads a defocus disk's "
+        "radius from the LR image's pixels; `s2k.estimate_kernel(..., family=\"disk\")` combines it with the "
+        f"radius of the disk fitted to the S2K estimate: (1 − w)·r_S2K + w·r_CNN with w = "
+        f"**{reg.blend:g}**.",
+        "",
+        "| item | value |",
+        "| --- | --- |",
+        f"| network | {reg.net.config.depth} 3×3 convolutions of {reg.net.config.width} channels (ReLU) on 3 "
+        f"input planes, a 1×1 head to a radius guess and a weight per pixel, softmax-weighted mean; "
+        f"{count_parameters(reg.net):,} parameters, stored "
+        f"{str(next(iter(reg.net.parameters())).dtype).removeprefix('torch.')} ({size / 1e3:.0f} kB) |",
+        f"| loss / optimiser | mean absolute radius error; Adam lr {cfg['lr']}, schedule "
+        f"{cfg['lr_schedule']}, EMA {cfg['ema']} of the weights (exported) |",
+        f"| data | on-the-fly {cfg['patch_size']}×{cfg['patch_size']} LR crops (flips, 90° rotations) of "
+        f"{', '.join(Path(d).name for d in cfg['train_dirs'])} (../shared/data/train), one disk per crop, "
+        f"radius uniform in [{cfg['radius_min']}, {cfg['radius_max']}] HR pixels, the foundation's "
+        f"degradation at ×{s}, noise σ ≤ {cfg['noise_max']} |",
+        f"| batches × iterations | {cfg['batch_size']} × {train['iteration']} |",
+        f"| wall time | {train['wall_s'] / 60:.0f} min |",
+        f"| hardware | {args.hardware} |",
+        f"| command | `{_command(cfg, args.out)}`, then `s2k train export {args.out}/last.safetensors -o "
+        f"{args.weights} --blend {reg.blend:g}` |",
+        f"| validation during training | {Path(cfg['val_dir']).name} images {cfg['val_start'] + 1}–"
+        f"{cfg['val_start'] + cfg['val_count']} (held out from the benchmark's first 50), seed "
+        f"{cfg['val_seed']}: {_last_val(Path(args.out))} |",
+    ]
+    if args.history:
+        lines += ["", args.history]
+    for path in args.blend_results:
+        rows = [r for r in _rows(path) if int(r["scale"]) == s]
+        if not rows:
+            continue
+        first = int(rows[0]["start"])
+        lines += [
+            "",
+            f"`{Path(path).name}` (`benchmarks/disk_blend.py`, {rows[0]['set']} images {first + 1}–"
+            f"{first + int(rows[0]['images'])}, seed 0): D_v of the disk at (1 − w)·r_S2K + w·r_CNN",
+            "",
+            "| w | D_v | mean abs radius error (HR px) | bias |",
+            "| --- | --- | --- | --- |",
+        ]
+        lines += [
+            f"| {float(r['w']):.1f} | {float(r['dv']):.5f} | {float(r['abs_err']):.3f} | "
+            f"{float(r['bias']):+.3f} |"
+            for r in rows
+        ]
+    for path in args.estimator_results:
+        rows = [r for r in _rows(path) if r["family"] == "disk" and int(r["scale"]) == s]
+        for r in rows:
+            lines += [
+                "",
+                f"`python benchmarks/estimator_table.py --hr ../shared/data/test/{r['set']} --n {r['n']}` "
+                f"(disk ×{s}): D_v {float(r['dv']):.5f} with this regressor, {float(r['dv_fit']):.5f} for "
+                f"the disk fitted to the S2K estimate alone, {float(r['dv_network']):.5f} for the S2K "
+                f"network's kernel as is, {float(r['dv_mean_kernel']):.5f} for the family's mean kernel.",
+            ]
+    lines += ["", f"Card written by `benchmarks/radius_card.py` ({platform.machine()}, torch "
+              f"{torch.__version__})."]
+    card = Path(args.weights).with_suffix(".md")
+    card.write_text("\n".join(lines) + "\n")
+    print(f"wrote {card}")
+
+
+if __name__ == "__main__":
+    main()

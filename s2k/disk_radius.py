@@ -1,0 +1,104 @@
+"""A defocus disk's radius read from the LR pixels: the refinement of the S2K disk estimate.
+
+The S2K estimator reads the kernel from the amplitude spectrum; for a disk at ×3 and ×4 that leaves the
+radius uncertain by a quarter of an HR pixel or more on BSD100-size images (docs/ESTIMATOR.md). Where a
+disk-radius regressor ships for the scale (``s2k/weights/disk-radius-x<s>.safetensors``,
+:mod:`s2k.nets.radius`), :func:`refine_disk_radius` combines the radius of the disk fitted to the S2K
+kernel with the regressor's: ``(1 − w)·r_S2K + w·r_CNN``, with the weight ``w`` (``blend``) stored in the
+weight file's metadata (chosen on held-out images, see its model card). :func:`s2k.estimate_kernel` does
+this for ``family="disk"`` unless told not to fit the family, and only for images whose noise level it is
+told is below :data:`MAX_NOISE`: the regressors were trained without noise.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from s2k.checkpoint import load_checkpoint, read_weight_metadata
+from s2k.color import to_grey_torch
+from s2k.errors import S2KError
+from s2k.kernel_fit import DISK_RADII
+from s2k.nets.radius import RadiusNet, RadiusNetConfig, pool_radius
+from s2k.spectrum import tile_starts
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+KIND = "s2k-disk-radius"
+TILE = 96  # LR pixels: larger images are read in tiles of this side ...
+MAX_TILES = 2  # ... at most this many along each axis
+MAX_NOISE = 1.0  # σ_n (0..255) from which the regressors (trained without noise) are not used
+
+
+def default_radius_weights(scale: int) -> Path:
+    """Path of the shipped disk-radius regressor of ``scale`` (it may not exist: not every scale has one)."""
+    return WEIGHTS_DIR / f"disk-radius-x{scale}.safetensors"
+
+
+def image_luminance(image: np.ndarray) -> torch.Tensor:
+    """An H×W(×C) image in 0..255 (at least 8×8) as the network's ``1×1×H×W`` float32 luminance."""
+    im = np.asarray(image, dtype=np.float32)
+    if im.ndim not in (2, 3) or min(im.shape[:2]) < 8:
+        raise S2KError(f"expected an H×W(×C) image at least 8×8 pixels, got shape {im.shape}")
+    im = im[:, :, None] if im.ndim == 2 else im
+    return to_grey_torch(torch.from_numpy(np.ascontiguousarray(im.transpose(2, 0, 1)))[None])
+
+
+@dataclass
+class RadiusRegressor:
+    """A loaded disk-radius network with its scale and metadata."""
+
+    net: RadiusNet
+    scale: int
+    meta: dict[str, Any]
+
+    @property
+    def blend(self) -> float:
+        """The weight of this network's radius against the S2K fit's (1 when the file names none)."""
+        return float(self.meta.get("blend", 1.0))
+
+    def radius(self, image: np.ndarray) -> float:
+        """The disk radius (HR pixels) of an LR image (H×W or H×W×C, 0..255, at least 8×8).
+
+        An image larger than :data:`TILE` pixels on a side is read in at most :data:`MAX_TILES` ² tiles of
+        that size (:func:`s2k.spectrum.tile_starts`), pooled together, which bounds the time."""
+        grey = image_luminance(image)
+        h, w = grey.shape[-2:]
+        tiles = [
+            grey[..., y : y + TILE, x : x + TILE]
+            for y in tile_starts(h, TILE, MAX_TILES)
+            for x in tile_starts(w, TILE, MAX_TILES)
+        ]
+        with torch.no_grad():
+            guess, logit = self.net.maps(torch.cat(tiles))
+            return float(pool_radius(guess.reshape(1, -1), logit.reshape(1, -1))[0])
+
+
+def load_radius_regressor(path: str | Path) -> RadiusRegressor:
+    """Load a disk-radius regressor from a safetensors weight file (never unpickled)."""
+    meta = read_weight_metadata(path, KIND)
+    net = RadiusNet(RadiusNetConfig(**meta["net"]))
+    load_checkpoint(path, {"R": net})
+    return RadiusRegressor(net.float().eval(), int(meta["scale"]), meta)
+
+
+@functools.lru_cache(maxsize=4)
+def shipped_radius_regressor(scale: int) -> RadiusRegressor | None:
+    """The shipped regressor of ``scale`` (cached), or None where none ships."""
+    path = default_radius_weights(scale)
+    return load_radius_regressor(path) if path.is_file() else None
+
+
+def refine_disk_radius(image: np.ndarray, radius: float, scale: int, noise: float = 0.0) -> float:
+    """The S2K fit's ``radius`` combined with the shipped regressor's reading of ``image`` (the blend of
+    the module docstring), clipped to the disk fit's range; ``radius`` itself where no regressor ships for
+    ``scale`` or where the image's noise level ``noise`` (σ_n, 0..255) is :data:`MAX_NOISE` or more."""
+    reg = shipped_radius_regressor(scale)
+    if reg is None or noise >= MAX_NOISE:
+        return radius
+    r = (1.0 - reg.blend) * radius + reg.blend * reg.radius(image)
+    return float(np.clip(r, DISK_RADII[0], DISK_RADII[-1]))

@@ -1,0 +1,194 @@
+"""The disk-radius regressor: network, training, export, and the refinement of disk estimates."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from conftest import textured_image
+
+import s2k
+import s2k.disk_radius as dr
+from s2k.data import make_synthetic_set
+from s2k.degradation import degrade
+from s2k.errors import S2KError
+from s2k.kernel_fit import fit_disk
+from s2k.kernels import disk_kernel, pad_kernel
+from s2k.nets.radius import INPUT_PLANES, RadiusNet, RadiusNetConfig, radius_input
+from s2k.train.radius import RadiusTrainConfig, export_radius, make_radius_batch, train_radius
+
+
+def test_network_reads_any_size_and_gives_one_radius_per_image():
+    torch.manual_seed(0)
+    net = RadiusNet(RadiusNetConfig(width=8, depth=3))
+    for h, w in [(8, 8), (31, 45), (64, 40)]:
+        out = net(torch.rand(2, 1, h, w) * 255)
+        assert out.shape == (2,) and torch.isfinite(out).all()
+    planes = radius_input(torch.full((1, 1, 12, 12), 200.0))
+    assert planes.shape == (1, INPUT_PLANES, 12, 12)
+    assert torch.allclose(planes[:, 1], torch.zeros(1))  # flat: no local contrast
+    assert torch.allclose(planes[:, 0], torch.tensor(72 / 64))
+    with pytest.raises(ValueError):
+        radius_input(torch.zeros(1, 3, 12, 12))
+    with pytest.raises(S2KError):
+        RadiusNetConfig(width=0)
+
+
+def test_training_batches_follow_the_degradation(image_folder):
+    from s2k.data import load_hr_pool
+
+    pool = load_hr_pool([image_folder], progress=False)
+    cfg = RadiusTrainConfig(scale=3, batch_size=4, patch_size=16, train_dirs=(str(image_folder),))
+    grey, radii = make_radius_batch(pool, cfg, np.random.default_rng(0))
+    assert grey.shape == (4, 1, 16, 16) and radii.shape == (4,)
+    assert ((radii >= 1.0) & (radii <= 3.0)).all()
+    # the same crops (same draws) blurred by a small and by a large disk: the large one is smoother
+    rng = np.random.default_rng
+    small, _ = make_radius_batch(pool, replace(cfg, radius_min=1.0, radius_max=1.01), rng(0))
+    large, _ = make_radius_batch(pool, replace(cfg, radius_min=2.99, radius_max=3.0), rng(0))
+    assert (large.diff(dim=-1).abs().mean() < 0.9 * small.diff(dim=-1).abs().mean()).item()
+    with pytest.raises(S2KError):
+        RadiusTrainConfig(radius_min=2.0, radius_max=1.0)
+    with pytest.raises(S2KError):
+        RadiusTrainConfig(radius_max=9.0)  # does not fit the 15×15 disk kernel
+
+
+def _l1(run):
+    with (run / "log.csv").open() as fh:
+        return [float(r["l1"]) for r in csv.DictReader(fh)]
+
+
+def test_tiny_training_lowers_the_loss_resumes_and_exports(tmp_path, image_folder):
+    run = tmp_path / "run"
+    base = dict(scale=2, train_dirs=(str(image_folder),), val_dir=str(image_folder), val_start=1, val_count=2,
+                val_every=20, batch_size=8, patch_size=24, width=8, depth=3, lr=3e-3, ema=0.9, workers=0,
+                log_every=1, checkpoint_every=20, threads=1, radius_min=2.5, radius_max=3.0)
+    # radii far from the untrained output (about 2): a few steps must move it there
+    train_radius(RadiusTrainConfig(iterations=40, **base), run, progress=False)
+    with pytest.raises(S2KError):  # an existing run is not overwritten silently
+        train_radius(RadiusTrainConfig(iterations=40, **base), run, progress=False)
+    summary = train_radius(RadiusTrainConfig(iterations=60, **base), run, resume=True, progress=False)
+    assert summary["iteration"] == 60
+    l1 = _l1(run)
+    assert len(l1) == 60 and np.mean(l1[-10:]) < 0.5 * np.mean(l1[:5])
+    assert (run / "val.csv").is_file() and (run / "best.safetensors").is_file()
+
+    meta = export_radius(run / "last.safetensors", tmp_path / "r.safetensors", extra={"blend": 0.25})
+    assert meta["scale"] == 2 and meta["kind"] == "s2k-disk-radius"
+    reg = dr.load_radius_regressor(tmp_path / "r.safetensors")
+    assert reg.scale == 2 and reg.blend == 0.25
+    lr = degrade(textured_image(64, 48, 3, seed=2), disk_kernel(2.0), 2)
+    r = reg.radius(lr)
+    assert np.isfinite(r) and r == reg.radius(lr)  # deterministic
+    assert reg.radius(lr[:, :, 0]) != r  # grey is read as luminance: a different image here
+    with pytest.raises(S2KError):
+        reg.radius(lr[:4])
+    with pytest.raises(S2KError):
+        dr.load_radius_regressor(run / "config.json")
+
+
+class _Fixed:
+    """A stand-in regressor that always reads ``value``."""
+
+    def __init__(self, value: float, blend: float) -> None:
+        self.value, self.blend = value, blend
+
+    def radius(self, image: np.ndarray) -> float:
+        return self.value
+
+
+def test_disk_estimates_are_refined_by_the_blend_and_only_where_asked(monkeypatch):
+    lr = degrade(textured_image(96, 96, 3, seed=1), pad_kernel(disk_kernel(2.0), 15), 3)
+    monkeypatch.setattr(dr, "shipped_radius_regressor", lambda scale: None)
+    plain = s2k.estimate_kernel(lr, 3, "disk")
+    r0 = fit_disk(plain).params["radius"]
+    fixed = _Fixed(r0 + 0.5, 0.4)
+    monkeypatch.setattr(dr, "shipped_radius_regressor", lambda scale: fixed if scale == 3 else None)
+    k = s2k.estimate_kernel(lr, 3, "disk")
+    assert k.shape == (15, 15) and abs(k.sum() - 1) < 1e-9
+    assert fit_disk(k).params["radius"] == pytest.approx(r0 + 0.2, abs=0.011)
+    noisy = s2k.estimate_kernel(lr, 3, "disk", noise=dr.MAX_NOISE)
+    np.testing.assert_array_equal(noisy, plain)  # told the image is noisy: not refined
+    raw = s2k.estimate_kernel(lr, 3, "disk", fit_family=False)
+    assert fit_disk(raw).residual > 0  # the network's kernel, not a refined disk
+    lr2 = degrade(textured_image(96, 96, 3, seed=1), pad_kernel(disk_kernel(2.0), 15), 2)
+    np.testing.assert_array_equal(s2k.estimate_kernel(lr2, 2, "disk"), pad_kernel(fit_disk(
+        s2k.estimate_kernel(lr2, 2, "disk", fit_family=False)).kernel, 15))  # no regressor for ×2: the fit
+    assert dr.refine_disk_radius(lr, 50.0, 3) <= 7.0  # clipped to the disk fit's range
+
+
+def test_held_out_sets_start_after_the_benchmark_images(image_folder):
+    whole = make_synthetic_set(image_folder, "disk", 2, seed=0)
+    tail = make_synthetic_set(image_folder, "disk", 2, 2, seed=0, start=1)
+    assert [it.name for it in tail] == [it.name for it in whole[1:3]]
+    np.testing.assert_array_equal(tail[0].kernel, whole[0].kernel)  # kernels drawn from the seed afresh
+    with pytest.raises(S2KError):
+        make_synthetic_set(image_folder, "disk", 2, seed=0, start=-1)
+
+
+def test_cli_trains_and_exports_with_a_blend(tmp_path, image_folder, capsys):
+    from s2k.checkpoint import read_metadata
+    from s2k.cli import main
+
+    run = tmp_path / "run"
+    args = ["train", "radius", "--out", str(run), "--scale", "2", "--train-dirs", str(image_folder),
+            "--val-dir", "", "--iterations", "3", "--batch-size", "2", "--patch-size", "16", "--width", "4",
+            "--depth", "2", "--threads", "1", "--quiet"]
+    assert main(args) == 0
+    out = tmp_path / "r.safetensors"
+    assert main(["train", "export", str(run / "last.safetensors"), "-o", str(out), "--blend", "0.3"]) == 0
+    meta = read_metadata(out)
+    assert meta["blend"] == 0.3 and meta["scale"] == 2
+    assert meta["training"]["iteration"] == 3
+    capsys.readouterr()
+    bad = tmp_path / "bad.safetensors"
+    assert main(["train", "export", str(run / "last.safetensors"), "-o", str(bad), "--blend", "2"]) == 2
+    assert not bad.exists() and len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_large_images_are_read_in_a_bounded_number_of_tiles(monkeypatch):
+    torch.manual_seed(0)
+    net = RadiusNet(RadiusNetConfig(width=4, depth=2)).eval()
+    reg = dr.RadiusRegressor(net, 2, {})
+    small = textured_image(40, 50, 3, seed=1).astype(np.float64)
+    with torch.no_grad():
+        whole = float(net(dr.image_luminance(small))[0])
+    assert reg.radius(small) == pytest.approx(whole, abs=1e-6)  # fits one tile: the whole image
+    seen = []
+    maps = net.maps
+    monkeypatch.setattr(net, "maps", lambda g: seen.append(tuple(g.shape)) or maps(g))
+    reg.radius(textured_image(600, 500, 1, seed=2)[:, :, 0])
+    assert seen == [(dr.MAX_TILES**2, 1, dr.TILE, dr.TILE)]
+
+
+def test_cli_estimate_returns_the_refined_disk_like_the_api(tmp_path, monkeypatch, capsys):
+    from s2k.cli import main
+    from s2k.io import write_image
+
+    lr = degrade(textured_image(96, 96, 3, seed=1), pad_kernel(disk_kernel(2.0), 15), 3)
+    write_image(tmp_path / "lr.png", np.round(lr).astype(np.uint8))
+    fixed = _Fixed(2.6, 0.5)
+    monkeypatch.setattr(dr, "shipped_radius_regressor", lambda scale: fixed if scale == 3 else None)
+    argv = ["estimate", str(tmp_path / "lr.png"), "-s", "3", "--family", "disk", "--noise", "0"]
+    assert main([*argv, "-o", str(tmp_path / "k.npy")]) == 0
+    assert "radius refined from the pixels" in capsys.readouterr().out
+    api = s2k.estimate_kernel(np.round(lr), 3, "disk")
+    np.testing.assert_allclose(np.load(tmp_path / "k.npy"), api, atol=1e-12)
+    assert main([*argv, "-o", str(tmp_path / "k2.npy"), "--no-fit"]) == 0
+    assert "radius refined" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("scale", [3, 4])
+def test_shipped_regressors_are_safetensors_with_cards(scale):
+    path = dr.default_radius_weights(scale)
+    assert path.is_file() and path.stat().st_size < 50e6
+    assert not path.read_bytes()[:2].startswith(b"\x80")  # a pickle starts with 0x80
+    assert path.with_suffix(".md").is_file()  # model card
+    reg = dr.load_radius_regressor(path)
+    assert reg.scale == scale and 0.0 < reg.blend <= 1.0
+    assert dr.shipped_radius_regressor(2) is None  # ×2: the S2K fit alone
+    lr = degrade(textured_image(120, 120, 3, seed=3), pad_kernel(disk_kernel(2.0), 15), scale)
+    assert 0.5 < reg.radius(lr) < 5.0
