@@ -26,7 +26,7 @@ from s2k.data import make_synthetic_set
 from s2k.disk_radius import load_radius_regressor
 from s2k.estimate import get_estimator
 from s2k.kernel_fit import DISK_RADII, fit_disk
-from s2k.kernels import KERNEL_SIZES, disk_kernel, pad_kernel
+from s2k.kernels import padded_disk
 from s2k.metrics import kernel_dv
 
 
@@ -50,7 +50,6 @@ def main() -> None:
     r_true = np.array([fit_disk(it.kernel).params["radius"] for it in items])
     r_s2k = np.array([fit_disk(est.estimate(it.lr, s)).params["radius"] for it in items])
     r_cnn = np.array([reg.radius(it.lr) for it in items])
-    size = KERNEL_SIZES["disk"]
     rows = []
     print(f"×{s}, {len(items)} images ({args.hr}, images {args.start + 1}–{args.start + len(items)}), "
           f"noise σ {args.noise:g}, {platform.machine()}")
@@ -59,7 +58,7 @@ def main() -> None:
     print("| --- | --- | --- | --- |")
     for w in np.linspace(0.0, 1.0, args.steps + 1):
         r = np.clip((1 - w) * r_s2k + w * r_cnn, DISK_RADII[0], DISK_RADII[-1])
-        disks = [pad_kernel(disk_kernel(float(x)), size) for x in r]
+        disks = [padded_disk(float(x)) for x in r]
         dv = float(np.mean([kernel_dv(k, it.kernel) for k, it in zip(disks, items, strict=True)]))
         err = r - r_true
         rows.append({"set": Path(args.hr).name, "start": args.start, "noise": args.noise, "scale": s,

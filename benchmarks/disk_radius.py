@@ -22,15 +22,14 @@ import torch
 from s2k.data import make_synthetic_set
 from s2k.estimate import get_estimator
 from s2k.kernel_fit import fit_disk
-from s2k.kernels import KERNEL_SIZES, disk_kernel, pad_kernel
+from s2k.kernels import padded_disk
 from s2k.metrics import kernel_errors
 
-SIZE = KERNEL_SIZES["disk"]
 BANDS = ((1.0, 1.5), (1.5, 2.0), (2.0, 2.5), (2.5, 3.0))
 
 
 def disk(r: float) -> np.ndarray:
-    return pad_kernel(disk_kernel(r), SIZE)
+    return padded_disk(r)
 
 
 def dihedral(x: np.ndarray, t: int) -> np.ndarray:

@@ -17,6 +17,9 @@ from safetensors.torch import save_file
 from s2k.errors import S2KError
 from s2k.io import atomic_write
 
+#: The folder of the shipped weight files and their model cards (inside the package).
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+
 
 def _optimizer_to_flat(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
     sd = opt.state_dict()

@@ -30,6 +30,14 @@ def as_hwc(image: np.ndarray) -> np.ndarray:
     return image
 
 
+def as_batch(image: np.ndarray, dtype: type = np.float32) -> torch.Tensor:
+    """An H×W or H×W×C image as a ``1×C×H×W`` torch tensor of ``dtype`` (a batch of one)."""
+    import torch
+
+    im = as_hwc(np.asarray(image, dtype=dtype))
+    return torch.from_numpy(np.ascontiguousarray(im.transpose(2, 0, 1)))[None]
+
+
 def has_alpha(image: np.ndarray) -> bool:
     """Whether an H×W×C image carries an alpha channel (grey + alpha or RGBA: 2 or 4 channels, alpha last)."""
     return image.ndim == 3 and image.shape[2] in (2, 4)

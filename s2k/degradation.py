@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from s2k.color import as_hwc
+from s2k.color import as_batch
 from s2k.errors import S2KError
 from s2k.kernels import validate_kernel
 
@@ -156,8 +156,7 @@ def degrade(
     arr = np.asarray(hr)
     if arr.ndim not in (2, 3) or arr.shape[0] == 0 or arr.shape[1] == 0:
         raise S2KError(f"expected an H×W or H×W×C image, got shape {arr.shape}")
-    im = as_hwc(arr).astype(np.float64)
-    x = torch.from_numpy(np.ascontiguousarray(im.transpose(2, 0, 1)))[None]
+    x = as_batch(arr, np.float64)
     lr = blur_downsample_torch(x, torch.from_numpy(k), scale)[0].numpy().transpose(1, 2, 0)
     if noise > 0:
         gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)

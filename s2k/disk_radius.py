@@ -20,14 +20,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from s2k.checkpoint import load_checkpoint, read_weight_metadata
-from s2k.color import to_grey_torch
+from s2k.checkpoint import WEIGHTS_DIR, load_checkpoint, read_weight_metadata
+from s2k.color import as_batch, to_grey_torch
 from s2k.errors import S2KError
 from s2k.kernel_fit import DISK_RADII
 from s2k.nets.radius import RadiusNet, RadiusNetConfig, pool_radius
 from s2k.spectrum import tile_starts
 
-WEIGHTS_DIR = Path(__file__).parent / "weights"
 KIND = "s2k-disk-radius"
 TILE = 96  # LR pixels: larger images are read in tiles of this side ...
 MAX_TILES = 2  # ... at most this many along each axis
@@ -41,11 +40,10 @@ def default_radius_weights(scale: int) -> Path:
 
 def image_luminance(image: np.ndarray) -> torch.Tensor:
     """An H×W(×C) image in 0..255 (at least 8×8) as the network's ``1×1×H×W`` float32 luminance."""
-    im = np.asarray(image, dtype=np.float32)
+    im = np.asarray(image)
     if im.ndim not in (2, 3) or min(im.shape[:2]) < 8:
         raise S2KError(f"expected an H×W(×C) image at least 8×8 pixels, got shape {im.shape}")
-    im = im[:, :, None] if im.ndim == 2 else im
-    return to_grey_torch(torch.from_numpy(np.ascontiguousarray(im.transpose(2, 0, 1)))[None])
+    return to_grey_torch(as_batch(im))
 
 
 @dataclass

@@ -16,18 +16,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from s2k.checkpoint import load_checkpoint, read_weight_metadata
-from s2k.color import as_hwc
+from s2k.checkpoint import WEIGHTS_DIR, load_checkpoint, read_weight_metadata
+from s2k.color import as_batch
 from s2k.degradation import check_scale
 from s2k.errors import S2KError
 from s2k.features import check_feature, feature_tiles_torch
 from s2k.kernel_fit import PARAMETRIC_FAMILIES, KernelFit, fit_kernel
-from s2k.kernels import FAMILIES, KERNEL_SIZES, disk_kernel, pad_kernel
+from s2k.kernels import FAMILIES, KERNEL_SIZES, padded_disk
 from s2k.nets import build_generator
 from s2k.nets.generator import GeneratorConfig, map_to_kernel
-
-WEIGHTS_DIR = Path(__file__).parent / "weights"
-
 
 NOISY_LEVEL = 1.0  # σ_n (0..255) from which estimate_kernel takes a family's noise-trained model, if shipped
 
@@ -82,9 +79,7 @@ class KernelEstimator:
 
     def estimate(self, image: np.ndarray, scale: int) -> np.ndarray:
         """The kernel (k×k float64, sum 1, HR pixels) of one LR image (H×W or H×W×C, 0..255)."""
-        im = as_hwc(np.asarray(image, dtype=np.float32))
-        t = torch.from_numpy(np.ascontiguousarray(im.transpose(2, 0, 1)))[None]
-        return self.estimate_batch(t, scale)[0].numpy()
+        return self.estimate_batch(as_batch(image), scale)[0].numpy()
 
 
 def load_estimator(path: str | Path, device: str = "cpu") -> KernelEstimator:
@@ -164,7 +159,7 @@ def finalize_kernel(
 
             r = refine_disk_radius(image, fit.params["radius"], scale, noise)
             if r != fit.params["radius"]:
-                k = pad_kernel(disk_kernel(r), k.shape)
+                k = padded_disk(r, k.shape[0])
     return k
 
 

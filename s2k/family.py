@@ -29,7 +29,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from s2k.checkpoint import read_weight_metadata
+from s2k.checkpoint import WEIGHTS_DIR, read_weight_metadata
 from s2k.degradation import check_scale
 from s2k.errors import S2KError
 from s2k.io import atomic_write
@@ -43,7 +43,7 @@ _EPS = 1e-4  # added to the residuals before the log (a perfect fit must not giv
 
 
 def default_weights() -> Path:
-    return Path(__file__).parent / "weights" / "family.safetensors"
+    return WEIGHTS_DIR / "family.safetensors"
 
 
 def family_fits(raw_kernels: dict[str, np.ndarray]) -> dict[str, KernelFit]:

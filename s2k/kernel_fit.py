@@ -25,7 +25,7 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from s2k.errors import S2KError
-from s2k.kernels import disk_kernel, gaussian_kernel, pad_kernel
+from s2k.kernels import gaussian_kernel, padded_disk
 
 #: Families with a parametric model that :func:`fit_kernel` can fit.
 PARAMETRIC_FAMILIES: tuple[str, ...] = ("gaussian", "disk")
@@ -111,7 +111,7 @@ def fit_gaussian(k: np.ndarray) -> KernelFit:
 def _disk_bank(size: int) -> tuple[np.ndarray, np.ndarray]:
     """The grid radii whose disks fit a ``size``×``size`` window, and those disks."""
     radii = DISK_RADII[2 * np.ceil(DISK_RADII - 0.5) + 1 <= size]  # never empty: r = 0.5 fits 1×1
-    return radii, np.stack([pad_kernel(disk_kernel(float(r)), size) for r in radii])
+    return radii, np.stack([padded_disk(float(r), size) for r in radii])
 
 
 def fit_disk(k: np.ndarray) -> KernelFit:

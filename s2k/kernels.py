@@ -173,6 +173,12 @@ def disk_kernel(radius: float) -> np.ndarray:
     return area / area.sum()
 
 
+def padded_disk(radius: float, size: int = KERNEL_SIZES["disk"]) -> np.ndarray:
+    """:func:`disk_kernel` of ``radius`` zero-padded, centred, to ``size``×``size`` (by default the disk
+    family's kernel size, :data:`KERNEL_SIZES`)."""
+    return pad_kernel(disk_kernel(radius), size)
+
+
 # --------------------------------------------------------------------------------------------------------
 # Motion (camera shake)
 
@@ -387,7 +393,7 @@ def sample_disk(
     if 2 * math.ceil(hi - 0.5) + 1 > size:
         raise S2KError(f"radius_range up to {hi} does not fit a {size}×{size} kernel")
     r = float(rng.uniform(lo, hi))
-    return pad_kernel(disk_kernel(r), size)
+    return padded_disk(r, size)
 
 
 _SAMPLERS: dict[str, Callable[[np.random.Generator], np.ndarray]] = {

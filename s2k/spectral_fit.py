@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from s2k.color import as_hwc
+from s2k.color import as_batch
 from s2k.degradation import check_scale
 from s2k.kernels import gaussian_kernel
 from s2k.spectrum import log_power_spectrum_torch
@@ -30,10 +30,8 @@ def fit_gaussian_covariance(
 ) -> tuple[np.ndarray, float]:
     """The least-squares Σ (2×2, HR pixels², axis order y, x; not yet clipped) and power-law exponent α."""
     scale = check_scale(scale)
-    im = as_hwc(np.asarray(lr, dtype=np.float64))
-    t = torch.from_numpy(np.ascontiguousarray(im.transpose(2, 0, 1)))[None]
     with torch.no_grad():
-        logp = log_power_spectrum_torch(t, size=size)[0].numpy()
+        logp = log_power_spectrum_torch(as_batch(lr, np.float64), size=size)[0].numpy()
     f = (np.arange(size) - size // 2) / size
     fy, fx = np.meshgrid(f, f, indexing="ij")
     r = np.hypot(fy, fx)

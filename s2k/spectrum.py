@@ -40,7 +40,7 @@ import functools
 import numpy as np
 import torch
 
-from s2k.color import as_hwc, to_grey_torch
+from s2k.color import as_batch, to_grey_torch
 
 DEFAULT_SIZE = 256
 DEFAULT_MAX_TILES = 8
@@ -132,7 +132,5 @@ def spectrum_feature(
     image: np.ndarray, size: int = DEFAULT_SIZE, max_tiles: int = DEFAULT_MAX_TILES
 ) -> np.ndarray:
     """Spectrum feature of one LR image (H×W or H×W×C, 0..255) as a ``size × size`` float32 array."""
-    im = as_hwc(np.asarray(image, dtype=np.float32))
-    t = torch.from_numpy(np.ascontiguousarray(im.transpose(2, 0, 1)))[None]
     with torch.no_grad():
-        return spectrum_feature_torch(t, size=size, max_tiles=max_tiles)[0, 0].numpy()
+        return spectrum_feature_torch(as_batch(image), size=size, max_tiles=max_tiles)[0, 0].numpy()

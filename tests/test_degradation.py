@@ -111,3 +111,16 @@ def test_bad_kernel_and_noise(grey_image):
         degrade(grey_image, -np.ones((3, 3)), 2)
     with pytest.raises(S2KError):
         degrade(grey_image, np.ones((3, 3)), 2, noise=-1.0)
+
+
+def test_as_batch_puts_channels_first_in_a_batch_of_one():
+    import torch
+
+    from s2k.color import as_batch
+
+    im = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    t = as_batch(im)
+    assert t.shape == (1, 4, 2, 3) and t.dtype == torch.float32
+    assert t[0, 1, 1, 2] == im[1, 2, 1]
+    assert as_batch(im[:, :, 0], np.float64).shape == (1, 1, 2, 3)
+    assert as_batch(im[:, :, 0], np.float64).dtype == torch.float64

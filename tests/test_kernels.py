@@ -355,3 +355,12 @@ def test_validate_kernel_rejects(bad: np.ndarray, match: str) -> None:
     with pytest.raises(S2KError, match=match) as info:
         K.validate_kernel(bad, name="my kernel")
     assert "my kernel" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_padded_disk_is_the_disk_centred_in_the_family_size():
+    k = K.padded_disk(1.3)
+    assert k.shape == (K.KERNEL_SIZES["disk"],) * 2 and abs(k.sum() - 1) < 1e-12
+    small = K.disk_kernel(1.3)
+    h = (k.shape[0] - small.shape[0]) // 2
+    np.testing.assert_array_equal(k[h : h + small.shape[0], h : h + small.shape[1]], small)
+    assert K.padded_disk(2.0, 7).shape == (7, 7)

@@ -36,11 +36,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from s2k.checkpoint import load_checkpoint, read_weight_metadata
+from s2k.checkpoint import WEIGHTS_DIR, load_checkpoint, read_weight_metadata
 from s2k.degradation import symmetric_pad
 from s2k.errors import S2KError
 
-WEIGHTS_PATH = Path(__file__).resolve().parents[1] / "weights" / "denoiser.safetensors"
+WEIGHTS_PATH = WEIGHTS_DIR / "denoiser.safetensors"
 
 
 @dataclass(frozen=True)

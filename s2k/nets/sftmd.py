@@ -28,12 +28,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from s2k.checkpoint import load_checkpoint, read_weight_metadata
+from s2k.checkpoint import WEIGHTS_DIR, load_checkpoint, read_weight_metadata
 from s2k.errors import S2KError
 from s2k.kernel_pca import KernelPCA
 from s2k.sr.bicubic import bicubic_upsample_torch
 
-WEIGHTS_PATH = Path(__file__).resolve().parents[1] / "weights" / "sftmd.safetensors"
+WEIGHTS_PATH = WEIGHTS_DIR / "sftmd.safetensors"
 
 
 @dataclass(frozen=True)

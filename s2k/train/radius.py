@@ -34,8 +34,8 @@ from s2k.data import BatchStream, SyntheticItem, load_hr_pool, make_synthetic_se
 from s2k.degradation import check_scale, degrade_torch
 from s2k.disk_radius import image_luminance
 from s2k.errors import S2KError
-from s2k.kernel_fit import fit_disk
-from s2k.kernels import KERNEL_SIZES, disk_kernel, pad_kernel
+from s2k.kernel_fit import DISK_RADII, fit_disk
+from s2k.kernels import KERNEL_SIZES, padded_disk
 from s2k.metrics import kernel_dv
 from s2k.nets import count_parameters
 from s2k.nets.radius import RadiusNet, RadiusNetConfig
@@ -116,17 +116,11 @@ def make_radius_batch(
     s, p = cfg.scale, cfg.patch_size
     hr = torch.from_numpy(random_crops(pool, cfg.batch_size, p * s, p * s, rng)).permute(0, 3, 1, 2).float()
     radii = rng.uniform(cfg.radius_min, cfg.radius_max, size=cfg.batch_size)
-    size = KERNEL_SIZES["disk"]
-    k = torch.from_numpy(np.stack([pad_kernel(disk_kernel(float(r)), size) for r in radii])).float()
+    k = torch.from_numpy(np.stack([padded_disk(float(r)) for r in radii])).float()
     noise = rng.uniform(0.0, cfg.noise_max, size=cfg.batch_size) if cfg.noise_max > 0 else 0.0
     gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
     lr = degrade_torch(hr, k, s, noise=torch.as_tensor(noise, dtype=torch.float32), generator=gen)
     return to_grey_torch(lr), torch.from_numpy(radii).float()
-
-
-def disk_of_radius(radius: float) -> np.ndarray:
-    """The shipped kernel size's disk of ``radius`` HR pixels."""
-    return pad_kernel(disk_kernel(radius), KERNEL_SIZES["disk"])
 
 
 def validate(net: RadiusNet, items: Sequence[SyntheticItem], scale: int) -> dict[str, float]:
@@ -138,7 +132,7 @@ def validate(net: RadiusNet, items: Sequence[SyntheticItem], scale: int) -> dict
         for it in items:
             r = float(net(image_luminance(it.lr)))
             errors.append(r - fit_disk(it.kernel).params["radius"])
-            dvs.append(kernel_dv(disk_of_radius(float(np.clip(r, 0.5, 7.0))), it.kernel))
+            dvs.append(kernel_dv(padded_disk(float(np.clip(r, DISK_RADII[0], DISK_RADII[-1]))), it.kernel))
     net.train(was_training)
     e = np.asarray(errors)
     return {"abs_err": float(np.abs(e).mean()), "bias": float(e.mean()), "dv": float(np.mean(dvs))}
