@@ -140,13 +140,15 @@ def ablation_estimators(folder: Path = ABLATION_DIR) -> dict[str, KernelEstimato
 
 
 def estimators_for(
-    family: str, scale: int, ablation: dict[str, KernelEstimator] | None = None
+    family: str, scale: int, ablation: dict[str, KernelEstimator] | None = None, noise: float = 0.0
 ) -> dict[str, Callable[[np.ndarray, int], np.ndarray]]:
     """The kernel estimators that apply to a family and scale (the spectral fit models Gaussian kernels only;
-    an ablation estimator applies to its own family and scales)."""
+    an ablation estimator applies to its own family and scales). ``s2k`` is told the images' noise level
+    ``noise``, as :func:`s2k.super_resolve` tells it (the noise-trained model where one ships, no disk-radius
+    refinement on noisy images)."""
     mean = sample_kernels(family, 2000, 1).mean(axis=0)
     out: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
-        "s2k": lambda lr, s: estimate_kernel(lr, s, family),
+        "s2k": lambda lr, s: estimate_kernel(lr, s, family, noise=noise),
         "s2k-auto": lambda lr, s: estimate_kernel(lr, s, AUTO),  # not told the family
     }
     for name, est in (ablation or {}).items():
@@ -190,7 +192,7 @@ def run_bench(cfg: BenchConfig, progress: bool = True) -> Path:
                 refined_row = refines_by_default(family, cfg.backend, s)  # blind-s2k-refined applies here
                 ests = {
                     name: fn
-                    for name, fn in estimators_for(family, s, ablation).items()
+                    for name, fn in estimators_for(family, s, ablation, cfg.noise).items()
                     if cfg.wants(name)
                     or cfg.wants(f"blind-{name}")
                     or (name == "s2k" and refined_row and cfg.wants("blind-s2k-refined"))

@@ -184,3 +184,15 @@ def test_synthetic_set_is_fixed_and_streams_the_same_items(tmp_path):
     first = make_synthetic_set(tmp_path, "gaussian", 3, n=2, seed=4)
     np.testing.assert_array_equal(first[1].kernel, a[1].kernel)
     assert not np.array_equal(make_synthetic_set(tmp_path, "gaussian", 3, seed=5)[0].kernel, a[0].kernel)
+
+
+def test_bench_tells_the_s2k_estimator_the_noise_level(monkeypatch):
+    import s2k.bench as bench
+
+    seen = {}
+    def fake(lr, s, family, noise=0.0):
+        seen["noise"] = noise
+
+    monkeypatch.setattr(bench, "estimate_kernel", fake)
+    bench.estimators_for("disk", 3, noise=3.0)["s2k"](np.zeros((16, 16)), 3)
+    assert seen["noise"] == 3.0
