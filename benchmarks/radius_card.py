@@ -99,23 +99,26 @@ def main() -> None:
     if args.history:
         lines += ["", args.history]
     for path in args.blend_results:
-        rows = [r for r in _rows(path) if int(r["scale"]) == s]
-        if not rows:
-            continue
-        first = int(rows[0]["start"])
-        lines += [
-            "",
-            f"`{Path(path).name}` (`benchmarks/disk_blend.py`, {rows[0]['set']} images {first + 1}–"
-            f"{first + int(rows[0]['images'])}, seed 0): D_v of the disk at (1 − w)·r_S2K + w·r_CNN",
-            "",
-            "| w | D_v | mean abs radius error (HR px) | bias |",
-            "| --- | --- | --- | --- |",
-        ]
-        lines += [
-            f"| {float(r['w']):.1f} | {float(r['dv']):.5f} | {float(r['abs_err']):.3f} | "
-            f"{float(r['bias']):+.3f} |"
-            for r in rows
-        ]
+        groups: dict[str, list[dict[str, str]]] = {}
+        for r in _rows(path):
+            if int(r["scale"]) == s:
+                groups.setdefault(r.get("noise", "0"), []).append(r)
+        for noise, rows in groups.items():
+            first = int(rows[0]["start"])
+            lines += [
+                "",
+                f"`{Path(path).name}` (`benchmarks/disk_blend.py`, {rows[0]['set']} images {first + 1}–"
+                f"{first + int(rows[0]['images'])}, seed 0, noise σ {float(noise):g}): D_v of the disk at "
+                "(1 − w)·r_S2K + w·r_CNN",
+                "",
+                "| w | D_v | mean abs radius error (HR px) | bias |",
+                "| --- | --- | --- | --- |",
+            ]
+            lines += [
+                f"| {float(r['w']):.1f} | {float(r['dv']):.5f} | {float(r['abs_err']):.3f} | "
+                f"{float(r['bias']):+.3f} |"
+                for r in rows
+            ]
     for path in args.estimator_results:
         rows = [r for r in _rows(path) if r["family"] == "disk" and int(r["scale"]) == s]
         for r in rows:

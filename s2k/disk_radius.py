@@ -6,8 +6,9 @@ disk-radius regressor ships for the scale (``s2k/weights/disk-radius-x<s>.safete
 :mod:`s2k.nets.radius`), :func:`refine_disk_radius` combines the radius of the disk fitted to the S2K
 kernel with the regressor's: ``(1 − w)·r_S2K + w·r_CNN``, with the weight ``w`` (``blend``) stored in the
 weight file's metadata (chosen on held-out images, see its model card). :func:`s2k.estimate_kernel` does
-this for ``family="disk"`` unless told not to fit the family, and only for images whose noise level it is
-told is below :data:`MAX_NOISE`: the regressors were trained without noise.
+this for ``family="disk"`` unless told not to fit the family. Images it is told are noisy (σ_n from
+:data:`MAX_NOISE` on) get the noise-trained regressor (``disk-radius-x<s>-noisy.safetensors``, trained up
+to σ_n = 5, with its own blend weight); noisier images keep the fit alone.
 """
 
 from __future__ import annotations
@@ -30,12 +31,13 @@ from s2k.spectrum import tile_starts
 KIND = "s2k-disk-radius"
 TILE = 96  # LR pixels: larger images are read in tiles of this side ...
 MAX_TILES = 2  # ... at most this many along each axis
-MAX_NOISE = 1.0  # σ_n (0..255) from which the regressors (trained without noise) are not used
+MAX_NOISE = 1.0  # σ_n (0..255) from which the noise-free regressors give way to the noise-trained ones
 
 
-def default_radius_weights(scale: int) -> Path:
-    """Path of the shipped disk-radius regressor of ``scale`` (it may not exist: not every scale has one)."""
-    return WEIGHTS_DIR / f"disk-radius-x{scale}.safetensors"
+def default_radius_weights(scale: int, noisy: bool = False) -> Path:
+    """Path of the shipped disk-radius regressor of ``scale``, or of its noise-trained twin (``-noisy``);
+    it may not exist: not every scale has one."""
+    return WEIGHTS_DIR / f"disk-radius-x{scale}{'-noisy' if noisy else ''}.safetensors"
 
 
 def image_luminance(image: np.ndarray) -> torch.Tensor:
@@ -58,6 +60,11 @@ class RadiusRegressor:
     def blend(self) -> float:
         """The weight of this network's radius against the S2K fit's (1 when the file names none)."""
         return float(self.meta.get("blend", 1.0))
+
+    @property
+    def noise_max(self) -> float:
+        """The highest noise level σ_n (0..255) it was trained on."""
+        return float(self.meta.get("training", {}).get("config", {}).get("noise_max", 0.0))
 
     def radius(self, image: np.ndarray) -> float:
         """The disk radius (HR pixels) of an LR image (H×W or H×W×C, 0..255, at least 8×8).
@@ -84,19 +91,29 @@ def load_radius_regressor(path: str | Path) -> RadiusRegressor:
     return RadiusRegressor(net.float().eval(), int(meta["scale"]), meta)
 
 
-@functools.lru_cache(maxsize=4)
-def shipped_radius_regressor(scale: int) -> RadiusRegressor | None:
-    """The shipped regressor of ``scale`` (cached), or None where none ships."""
-    path = default_radius_weights(scale)
+@functools.lru_cache(maxsize=8)
+def shipped_radius_regressor(scale: int, noisy: bool = False) -> RadiusRegressor | None:
+    """The shipped regressor of ``scale`` (``noisy``: its noise-trained twin; cached), or None where none
+    ships."""
+    path = default_radius_weights(scale, noisy)
     return load_radius_regressor(path) if path.is_file() else None
 
 
+def regressor_for(scale: int, noise: float) -> RadiusRegressor | None:
+    """The shipped regressor for an image of noise level ``noise`` (σ_n, 0..255): below
+    :data:`MAX_NOISE` the noise-free one, up to its training noise the noise-trained one, else None."""
+    if noise < MAX_NOISE:
+        return shipped_radius_regressor(scale)
+    reg = shipped_radius_regressor(scale, noisy=True)
+    return reg if reg is not None and noise <= reg.noise_max else None
+
+
 def refine_disk_radius(image: np.ndarray, radius: float, scale: int, noise: float = 0.0) -> float:
-    """The S2K fit's ``radius`` combined with the shipped regressor's reading of ``image`` (the blend of
-    the module docstring), clipped to the disk fit's range; ``radius`` itself where no regressor ships for
-    ``scale`` or where the image's noise level ``noise`` (σ_n, 0..255) is :data:`MAX_NOISE` or more."""
-    reg = shipped_radius_regressor(scale)
-    if reg is None or noise >= MAX_NOISE:
+    """The S2K fit's ``radius`` combined with the reading of ``image`` by the regressor for its noise level
+    ``noise`` (:func:`regressor_for`; the blend of the module docstring), clipped to the disk fit's range;
+    ``radius`` itself where there is none."""
+    reg = regressor_for(scale, noise)
+    if reg is None:
         return radius
     r = (1.0 - reg.blend) * radius + reg.blend * reg.radius(image)
     return float(np.clip(r, DISK_RADII[0], DISK_RADII[-1]))

@@ -144,8 +144,8 @@ def finalize_kernel(
 ) -> np.ndarray:
     """What :func:`estimate_kernel` does to the network's kernel: the flip resolution for motion kernels,
     the nearest member of the family for Gaussian and disk kernels (each when asked), and for a disk its
-    radius refined from the pixels where a regressor ships for the scale, unless the image's noise level
-    ``noise`` is too high for it (:func:`s2k.disk_radius.refine_disk_radius`). ``fitted``: that nearest
+    radius refined from the pixels where a regressor ships for the scale and the image's noise level
+    ``noise`` (:func:`s2k.disk_radius.refine_disk_radius`). ``fitted``: that nearest
     member if the caller has already fitted ``k`` (it is not fitted again)."""
     if resolve_flip and family == "motion":
         from s2k.flip import resolve_flip as _resolve
@@ -189,11 +189,11 @@ def estimate_kernel(
             ``docs/ESTIMATOR.md``); False returns the network's kernel as is. ``fit_kernel`` on the result
             gives the parameters (σ1, σ2, θ or the radius). For a disk at a scale where a disk-radius
             regressor ships (×3, ×4), the fitted radius is then refined from the image's pixels
-            (:mod:`s2k.disk_radius`), unless ``noise`` is at or above its limit.
+            (:mod:`s2k.disk_radius`; by a noise-trained regressor for noisy images, none beyond σ_n 5).
         noise: the LR image's noise level σ_n (0..255; e.g. :func:`s2k.noise.estimate_noise`). From
             :data:`NOISY_LEVEL` on, the family's model trained on noisy images serves where one is
             shipped (Gaussian; docs/ESTIMATOR.md "Noisy images"); not with ``weights`` or ``auto``. From
-            :data:`s2k.disk_radius.MAX_NOISE` on, disk radii are not refined.
+            :data:`s2k.disk_radius.MAX_NOISE` on, disk radii are refined by the noise-trained regressor.
 
     Returns:
         The kernel in HR pixels: float64, ≥ 0, sum 1, the family's odd size, centred.

@@ -90,6 +90,11 @@ def test_tiny_training_lowers_the_loss_resumes_and_exports(tmp_path, image_folde
         dr.load_radius_regressor(run / "config.json")
 
 
+def _only(reg, scale):
+    """A stand-in for ``shipped_radius_regressor``: ``reg`` as the noise-free regressor of ``scale`` alone."""
+    return lambda s, noisy=False: reg if (s, noisy) == (scale, False) else None
+
+
 class _Fixed:
     """A stand-in regressor that always reads ``value``."""
 
@@ -102,11 +107,11 @@ class _Fixed:
 
 def test_disk_estimates_are_refined_by_the_blend_and_only_where_asked(monkeypatch):
     lr = degrade(textured_image(96, 96, 3, seed=1), pad_kernel(disk_kernel(2.0), 15), 3)
-    monkeypatch.setattr(dr, "shipped_radius_regressor", lambda scale: None)
+    monkeypatch.setattr(dr, "shipped_radius_regressor", lambda scale, noisy=False: None)
     plain = s2k.estimate_kernel(lr, 3, "disk")
     r0 = fit_disk(plain).params["radius"]
     fixed = _Fixed(r0 + 0.5, 0.4)
-    monkeypatch.setattr(dr, "shipped_radius_regressor", lambda scale: fixed if scale == 3 else None)
+    monkeypatch.setattr(dr, "shipped_radius_regressor", _only(fixed, 3))
     k = s2k.estimate_kernel(lr, 3, "disk")
     assert k.shape == (15, 15) and abs(k.sum() - 1) < 1e-9
     assert fit_disk(k).params["radius"] == pytest.approx(r0 + 0.2, abs=0.011)
@@ -171,7 +176,7 @@ def test_cli_estimate_returns_the_refined_disk_like_the_api(tmp_path, monkeypatc
     lr = degrade(textured_image(96, 96, 3, seed=1), pad_kernel(disk_kernel(2.0), 15), 3)
     write_image(tmp_path / "lr.png", np.round(lr).astype(np.uint8))
     fixed = _Fixed(2.6, 0.5)
-    monkeypatch.setattr(dr, "shipped_radius_regressor", lambda scale: fixed if scale == 3 else None)
+    monkeypatch.setattr(dr, "shipped_radius_regressor", _only(fixed, 3))
     argv = ["estimate", str(tmp_path / "lr.png"), "-s", "3", "--family", "disk", "--noise", "0"]
     assert main([*argv, "-o", str(tmp_path / "k.npy")]) == 0
     assert "radius refined from the pixels" in capsys.readouterr().out
@@ -181,14 +186,26 @@ def test_cli_estimate_returns_the_refined_disk_like_the_api(tmp_path, monkeypatc
     assert "radius refined" not in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("noisy", [False, True])
 @pytest.mark.parametrize("scale", [3, 4])
-def test_shipped_regressors_are_safetensors_with_cards(scale):
-    path = dr.default_radius_weights(scale)
+def test_shipped_regressors_are_safetensors_with_cards(scale, noisy):
+    path = dr.default_radius_weights(scale, noisy)
     assert path.is_file() and path.stat().st_size < 50e6
     assert not path.read_bytes()[:2].startswith(b"\x80")  # a pickle starts with 0x80
     assert path.with_suffix(".md").is_file()  # model card
     reg = dr.load_radius_regressor(path)
     assert reg.scale == scale and 0.0 < reg.blend <= 1.0
+    assert reg.noise_max == (5.0 if noisy else 0.0)
     assert dr.shipped_radius_regressor(2) is None  # ×2: the S2K fit alone
     lr = degrade(textured_image(120, 120, 3, seed=3), pad_kernel(disk_kernel(2.0), 15), scale)
     assert 0.5 < reg.radius(lr) < 5.0
+
+
+def test_noisy_images_get_the_noise_trained_regressor_up_to_its_training_noise():
+    for s in (3, 4):
+        clean, noisy = dr.shipped_radius_regressor(s), dr.shipped_radius_regressor(s, noisy=True)
+        assert clean is not noisy
+        assert dr.regressor_for(s, 0.0) is clean and dr.regressor_for(s, dr.MAX_NOISE - 0.01) is clean
+        assert dr.regressor_for(s, dr.MAX_NOISE) is noisy and dr.regressor_for(s, noisy.noise_max) is noisy
+        assert dr.regressor_for(s, noisy.noise_max + 0.01) is None  # beyond its training: the fit alone
+    assert dr.regressor_for(2, 0.0) is None and dr.regressor_for(2, 3.0) is None
