@@ -8,7 +8,7 @@ kernel with the regressor's: ``(1 − w)·r_S2K + w·r_CNN``, with the weight ``
 weight file's metadata (chosen on held-out images, see its model card). :func:`s2k.estimate_kernel` does
 this for ``family="disk"`` unless told not to fit the family. Images it is told are noisy (σ_n from
 :data:`MAX_NOISE` on) get the noise-trained regressor (``disk-radius-x<s>-noisy.safetensors``, trained up
-to σ_n = 5, with its own blend weight); noisier images keep the fit alone.
+to σ_n = 5, with its own blend weight) up to :data:`NOISY_LIMIT`; noisier images keep the fit alone.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from s2k.spectrum import tile_starts
 KIND = "s2k-disk-radius"
 TILE = 96  # LR pixels: larger images are read in tiles of this side ...
 MAX_TILES = 2  # ... at most this many along each axis
-MAX_NOISE = 1.0  # σ_n (0..255) from which the noise-free regressors give way to the noise-trained ones
+MAX_NOISE = 1.0  # σ_n (0..255) from which the noise-free regressors give way to the noise-trained ones ...
+NOISY_LIMIT = 10.0  # ... which serve up to this σ_n (better than the fit alone at 10: docs/ESTIMATOR.md)
 
 
 def default_radius_weights(scale: int, noisy: bool = False) -> Path:
@@ -60,11 +61,6 @@ class RadiusRegressor:
     def blend(self) -> float:
         """The weight of this network's radius against the S2K fit's (1 when the file names none)."""
         return float(self.meta.get("blend", 1.0))
-
-    @property
-    def noise_max(self) -> float:
-        """The highest noise level σ_n (0..255) it was trained on."""
-        return float(self.meta.get("training", {}).get("config", {}).get("noise_max", 0.0))
 
     def radius(self, image: np.ndarray) -> float:
         """The disk radius (HR pixels) of an LR image (H×W or H×W×C, 0..255, at least 8×8).
@@ -101,11 +97,10 @@ def shipped_radius_regressor(scale: int, noisy: bool = False) -> RadiusRegressor
 
 def regressor_for(scale: int, noise: float) -> RadiusRegressor | None:
     """The shipped regressor for an image of noise level ``noise`` (σ_n, 0..255): below
-    :data:`MAX_NOISE` the noise-free one, up to its training noise the noise-trained one, else None."""
+    :data:`MAX_NOISE` the noise-free one, up to :data:`NOISY_LIMIT` the noise-trained one, else None."""
     if noise < MAX_NOISE:
         return shipped_radius_regressor(scale)
-    reg = shipped_radius_regressor(scale, noisy=True)
-    return reg if reg is not None and noise <= reg.noise_max else None
+    return shipped_radius_regressor(scale, noisy=True) if noise <= NOISY_LIMIT else None
 
 
 def refine_disk_radius(image: np.ndarray, radius: float, scale: int, noise: float = 0.0) -> float:

@@ -189,7 +189,7 @@ def estimate_kernel(
             ``docs/ESTIMATOR.md``); False returns the network's kernel as is. ``fit_kernel`` on the result
             gives the parameters (σ1, σ2, θ or the radius). For a disk at a scale where a disk-radius
             regressor ships (×3, ×4), the fitted radius is then refined from the image's pixels
-            (:mod:`s2k.disk_radius`; by a noise-trained regressor for noisy images, none beyond σ_n 5).
+            (:mod:`s2k.disk_radius`; by a noise-trained regressor for noisy images, none beyond σ_n 10).
         noise: the LR image's noise level σ_n (0..255; e.g. :func:`s2k.noise.estimate_noise`). From
             :data:`NOISY_LEVEL` on, the family's model trained on noisy images serves where one is
             shipped (Gaussian; docs/ESTIMATOR.md "Noisy images"); not with ``weights`` or ``auto``. From

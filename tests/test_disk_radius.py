@@ -195,17 +195,17 @@ def test_shipped_regressors_are_safetensors_with_cards(scale, noisy):
     assert path.with_suffix(".md").is_file()  # model card
     reg = dr.load_radius_regressor(path)
     assert reg.scale == scale and 0.0 < reg.blend <= 1.0
-    assert reg.noise_max == (5.0 if noisy else 0.0)
+    assert reg.meta["training"]["config"]["noise_max"] == (5.0 if noisy else 0.0)
     assert dr.shipped_radius_regressor(2) is None  # ×2: the S2K fit alone
     lr = degrade(textured_image(120, 120, 3, seed=3), pad_kernel(disk_kernel(2.0), 15), scale)
     assert 0.5 < reg.radius(lr) < 5.0
 
 
-def test_noisy_images_get_the_noise_trained_regressor_up_to_its_training_noise():
+def test_noisy_images_get_the_noise_trained_regressor_up_to_the_limit():
     for s in (3, 4):
         clean, noisy = dr.shipped_radius_regressor(s), dr.shipped_radius_regressor(s, noisy=True)
         assert clean is not noisy
         assert dr.regressor_for(s, 0.0) is clean and dr.regressor_for(s, dr.MAX_NOISE - 0.01) is clean
-        assert dr.regressor_for(s, dr.MAX_NOISE) is noisy and dr.regressor_for(s, noisy.noise_max) is noisy
-        assert dr.regressor_for(s, noisy.noise_max + 0.01) is None  # beyond its training: the fit alone
+        assert dr.regressor_for(s, dr.MAX_NOISE) is noisy and dr.regressor_for(s, dr.NOISY_LIMIT) is noisy
+        assert dr.regressor_for(s, dr.NOISY_LIMIT + 0.01) is None  # beyond what was measured: the fit alone
     assert dr.regressor_for(2, 0.0) is None and dr.regressor_for(2, 3.0) is None
