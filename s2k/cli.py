@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -356,46 +357,48 @@ def cmd_bench(args: argparse.Namespace) -> None:
     print(f"results: {path}, {Path(args.out) / 'results.md'} ({time.perf_counter() - t0:.0f} s)")
 
 
-def cmd_train_estimator(args: argparse.Namespace) -> None:
-    from s2k.train.estimator import EstimatorTrainConfig, train_estimator
+def _run_training(
+    args: argparse.Namespace,
+    config_cls: type,
+    train: Callable[..., dict[str, Any]],
+    done: Callable[[dict[str, Any]], str],
+) -> None:
+    """What every ``s2k train <network>`` does: the run's configuration from the flags, the training
+    (resumable), and on rank 0 the line ``done(summary)``."""
     from s2k.train.options import dataclass_from_args
 
-    cfg = dataclass_from_args(EstimatorTrainConfig, args)
-    summary = train_estimator(cfg, args.out, resume=args.resume, progress=not args.quiet)
+    cfg = dataclass_from_args(config_cls, args)
+    summary = train(cfg, args.out, resume=args.resume, progress=not args.quiet)
     if int(os.environ.get("RANK", "0")) == 0:
-        print(f"done: iteration {summary['iteration']}, best mean val D_v {summary['best_dv_mean']:.6f}, "
-              f"{summary['wall_s']:.0f} s")
+        print(done(summary))
+
+
+def cmd_train_estimator(args: argparse.Namespace) -> None:
+    from s2k.train.estimator import EstimatorTrainConfig, train_estimator
+
+    _run_training(args, EstimatorTrainConfig, train_estimator,
+                  lambda r: f"done: iteration {r['iteration']}, best mean val D_v {r['best_dv_mean']:.6f}, "
+                  f"{r['wall_s']:.0f} s")
 
 
 def cmd_train_denoiser(args: argparse.Namespace) -> None:
     from s2k.train.denoiser import DenoiserTrainConfig, train_denoiser
-    from s2k.train.options import dataclass_from_args
 
-    cfg = dataclass_from_args(DenoiserTrainConfig, args)
-    summary = train_denoiser(cfg, args.out, resume=args.resume, progress=not args.quiet)
-    if int(os.environ.get("RANK", "0")) == 0:
-        print(f"done: {summary}")
+    _run_training(args, DenoiserTrainConfig, train_denoiser, lambda r: f"done: {r}")
 
 
 def cmd_train_sr(args: argparse.Namespace) -> None:
-    from s2k.train.options import dataclass_from_args
     from s2k.train.sr import SRTrainConfig, train_sr
 
-    cfg = dataclass_from_args(SRTrainConfig, args)
-    summary = train_sr(cfg, args.out, resume=args.resume, progress=not args.quiet)
-    if int(os.environ.get("RANK", "0")) == 0:
-        print(f"done: {summary}")
+    _run_training(args, SRTrainConfig, train_sr, lambda r: f"done: {r}")
 
 
 def cmd_train_radius(args: argparse.Namespace) -> None:
-    from s2k.train.options import dataclass_from_args
     from s2k.train.radius import RadiusTrainConfig, train_radius
 
-    cfg = dataclass_from_args(RadiusTrainConfig, args)
-    summary = train_radius(cfg, args.out, resume=args.resume, progress=not args.quiet)
-    if int(os.environ.get("RANK", "0")) == 0:
-        print(f"done: iteration {summary['iteration']}, best val D_v {summary['best_dv']:.6f}, "
-              f"{summary['wall_s']:.0f} s")
+    _run_training(args, RadiusTrainConfig, train_radius,
+                  lambda r: f"done: iteration {r['iteration']}, best val D_v {r['best_dv']:.6f}, "
+                  f"{r['wall_s']:.0f} s")
 
 
 def cmd_train_family(args: argparse.Namespace) -> None:
@@ -556,50 +559,42 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("train", lambda a: None, "Train networks (estimator, denoiser, sftmd, disk radius), fit the "
              "family classifier and export weights.")
     tsub = sp.add_subparsers(dest="what", required=True, parser_class=_Parser, metavar="WHAT")
-    tp = tsub.add_parser("estimator", help="train a Spectrum-to-Kernel estimator (CGAN)",
-                         description="Train a Spectrum-to-Kernel estimator (paper loss and optimiser). "
-                         "Resumable; run under torchrun for DistributedDataParallel.")
-    tp.set_defaults(func=cmd_train_estimator)
-    tp.add_argument("--out", required=True, help="run folder (checkpoints, logs)")
-    tp.add_argument("--resume", action="store_true", help="continue the run in --out")
-    tp.add_argument("--quiet", action="store_true", help="no progress bar")
+    from s2k.train.denoiser import DenoiserTrainConfig
     from s2k.train.estimator import EstimatorTrainConfig
     from s2k.train.options import add_dataclass_arguments
-
-    add_dataclass_arguments(tp, EstimatorTrainConfig)
-    dp = tsub.add_parser("denoiser", help="train the pnp backend's Gaussian denoiser",
-                         description="Train the plug-and-play prior: a noise-level-conditioned denoiser "
-                         "(--objective denoise), or fine-tune it through the unrolled pnp loop it serves "
-                         "(--objective sr --init W). "
-                         "Resumable; run under torchrun for DistributedDataParallel.")
-    dp.set_defaults(func=cmd_train_denoiser)
-    dp.add_argument("--out", required=True, help="run folder (checkpoints, logs)")
-    dp.add_argument("--resume", action="store_true", help="continue the run in --out")
-    dp.add_argument("--quiet", action="store_true", help="no progress bar")
-    from s2k.train.denoiser import DenoiserTrainConfig
-
-    add_dataclass_arguments(dp, DenoiserTrainConfig)
-    rp = tsub.add_parser("sr", help="train the sftmd SR backend (kernel-conditioned, all scales)",
-                         description="Train the sftmd backend: one SFTMD network for scales 2-4 and every "
-                         "kernel family. Resumable; run under torchrun for DistributedDataParallel.")
-    rp.set_defaults(func=cmd_train_sr)
-    rp.add_argument("--out", required=True, help="run folder (checkpoints, logs)")
-    rp.add_argument("--resume", action="store_true", help="continue the run in --out")
-    rp.add_argument("--quiet", action="store_true", help="no progress bar")
+    from s2k.train.radius import RadiusTrainConfig
     from s2k.train.sr import SRTrainConfig
 
-    add_dataclass_arguments(rp, SRTrainConfig)
-    radp = tsub.add_parser("radius", help="train the disk-radius regressor of one scale",
-                           description="Train the disk-radius regressor (a small CNN reading a defocus "
-                           "disk's radius from the LR pixels; refines the S2K disk estimate). One scale "
-                           "per run. Resumable; run under torchrun for DistributedDataParallel.")
-    radp.set_defaults(func=cmd_train_radius)
-    radp.add_argument("--out", required=True, help="run folder (checkpoints, logs)")
-    radp.add_argument("--resume", action="store_true", help="continue the run in --out")
-    radp.add_argument("--quiet", action="store_true", help="no progress bar")
-    from s2k.train.radius import RadiusTrainConfig
+    def trainer(
+        name: str, help_: str, description: str, func: Callable[[argparse.Namespace], None], config_cls: type
+    ) -> None:
+        """A ``s2k train <name>`` parser: run folder, resume, quiet, and one flag per config field."""
+        tp = tsub.add_parser(name, help=help_, description=description)
+        tp.set_defaults(func=func)
+        tp.add_argument("--out", required=True, help="run folder (checkpoints, logs)")
+        tp.add_argument("--resume", action="store_true", help="continue the run in --out")
+        tp.add_argument("--quiet", action="store_true", help="no progress bar")
+        add_dataclass_arguments(tp, config_cls)
 
-    add_dataclass_arguments(radp, RadiusTrainConfig)
+    trainer("estimator", "train a Spectrum-to-Kernel estimator (CGAN)",
+            "Train a Spectrum-to-Kernel estimator (paper loss and optimiser). "
+            "Resumable; run under torchrun for DistributedDataParallel.",
+            cmd_train_estimator, EstimatorTrainConfig)
+    trainer("denoiser", "train the pnp backend's Gaussian denoiser",
+            "Train the plug-and-play prior: a noise-level-conditioned denoiser "
+            "(--objective denoise), or fine-tune it through the unrolled pnp loop it serves "
+            "(--objective sr --init W). "
+            "Resumable; run under torchrun for DistributedDataParallel.",
+            cmd_train_denoiser, DenoiserTrainConfig)
+    trainer("sr", "train the sftmd SR backend (kernel-conditioned, all scales)",
+            "Train the sftmd backend: one SFTMD network for scales 2-4 and every "
+            "kernel family. Resumable; run under torchrun for DistributedDataParallel.",
+            cmd_train_sr, SRTrainConfig)
+    trainer("radius", "train the disk-radius regressor of one scale",
+            "Train the disk-radius regressor (a small CNN reading a defocus "
+            "disk's radius from the LR pixels; refines the S2K disk estimate). One scale "
+            "per run. Resumable; run under torchrun for DistributedDataParallel.",
+            cmd_train_radius, RadiusTrainConfig)
     fp = tsub.add_parser("family", help="fit the classifier behind --family auto",
                          description="Fit the family classifier of --family auto: the shipped estimators' "
                          "fit residuals on synthetic LR images of an HR folder, one linear discriminant per "
