@@ -83,11 +83,13 @@ def main() -> None:
         f"{str(next(iter(reg.net.parameters())).dtype).removeprefix('torch.')} ({size / 1e3:.0f} kB) |",
         f"| loss / optimiser | mean absolute radius error; Adam lr {cfg['lr']}, schedule "
         f"{cfg['lr_schedule']}, EMA {cfg['ema']} of the weights (exported) |",
-        f"| data | on-the-fly {cfg['patch_size']}×{cfg['patch_size']} LR crops (flips, 90° rotations) of "
+        f"| data | on-the-fly {cfg['patch_size']}×{cfg.get('patch_width') or cfg['patch_size']} LR crops "
+        "(height × width; flips, 90° rotations) of "
         f"{', '.join(Path(d).name for d in cfg['train_dirs'])} (../shared/data/train), one disk per crop, "
         f"radius uniform in [{cfg['radius_min']}, {cfg['radius_max']}] HR pixels, the foundation's "
         f"degradation at ×{s}, noise σ ≤ {cfg['noise_max']} |",
         f"| batches × iterations | {cfg['batch_size']} × {train['iteration']} |",
+        *([f"| started from | `{cfg['init']}` (fine-tuned; history below) |"] if cfg.get("init") else []),
         f"| wall time | {train['wall_s'] / 60:.0f} min |",
         f"| hardware | {args.hardware} |",
         f"| command | `{_command(cfg, args.out)}`, then `s2k train export {args.out}/last.safetensors -o "
@@ -108,7 +110,8 @@ def main() -> None:
             lines += [
                 "",
                 f"`{Path(path).name}` (`benchmarks/disk_blend.py`, {rows[0]['set']} images {first + 1}–"
-                f"{first + int(rows[0]['images'])}, seed 0, noise σ {float(noise):g}): D_v of the disk at "
+                f"{first + int(rows[0]['images'])}, seeds {rows[0].get('seeds', '0')}, noise σ "
+                f"{float(noise):g}): D_v of the disk at "
                 "(1 − w)·r_S2K + w·r_CNN",
                 "",
                 "| w | D_v | mean abs radius error (HR px) | bias |",

@@ -364,10 +364,14 @@ def _run_training(
     done: Callable[[dict[str, Any]], str],
 ) -> None:
     """What every ``s2k train <network>`` does: the run's configuration from the flags, the training
-    (resumable), and on rank 0 the line ``done(summary)``."""
+    (resumable: a resumed run keeps its own configuration and, unless ``--iterations`` is given, its
+    iteration target), and on rank 0 the line ``done(summary)``."""
+    from s2k.train.common import saved_run_config
     from s2k.train.options import dataclass_from_args
 
-    cfg = dataclass_from_args(config_cls, args)
+    saved = saved_run_config(args.out) if args.resume else None
+    keep = {"iterations": saved["iterations"]} if saved and args.iterations is None else {}
+    cfg = dataclass_from_args(config_cls, args, **keep)  # resumed without --iterations: the run's own target
     summary = train(cfg, args.out, resume=args.resume, progress=not args.quiet)
     if int(os.environ.get("RANK", "0")) == 0:
         print(done(summary))

@@ -54,6 +54,10 @@ def test_training_batches_follow_the_degradation(image_folder):
         RadiusTrainConfig(radius_min=2.0, radius_max=1.0)
     with pytest.raises(S2KError):
         RadiusTrainConfig(radius_max=9.0)  # does not fit the 15×15 disk kernel
+    wide, _ = make_radius_batch(pool, replace(cfg, patch_width=24), rng(0))  # rectangular crops
+    assert wide.shape == (4, 1, 16, 24)
+    with pytest.raises(S2KError):
+        RadiusTrainConfig(patch_width=4)
 
 
 def _l1(run):
@@ -88,6 +92,17 @@ def test_tiny_training_lowers_the_loss_resumes_and_exports(tmp_path, image_folde
         reg.radius(lr[:4])
     with pytest.raises(S2KError):
         dr.load_radius_regressor(run / "config.json")
+
+    # fine-tuning starts from the file: with the learning rate at 0 the run ends where it began
+    tuned = tmp_path / "tuned"
+    still = {**base, "lr": 0.0, "val_dir": ""}
+    train_radius(RadiusTrainConfig(iterations=2, init=str(tmp_path / "r.safetensors"), **still), tuned,
+                 progress=False)
+    export_radius(tuned / "last.safetensors", tmp_path / "t.safetensors")
+    assert dr.load_radius_regressor(tmp_path / "t.safetensors").radius(lr) == pytest.approx(r, abs=1e-6)
+    with pytest.raises(S2KError, match="differs"):  # another network is refused before any training
+        wrong = RadiusTrainConfig(iterations=2, init=str(run / "last.safetensors"), **{**still, "width": 16})
+        train_radius(wrong, tmp_path / "wrong", progress=False)
 
 
 def _only(reg, scale):
@@ -143,6 +158,9 @@ def test_cli_trains_and_exports_with_a_blend(tmp_path, image_folder, capsys):
             "--val-dir", "", "--iterations", "3", "--batch-size", "2", "--patch-size", "16", "--width", "4",
             "--depth", "2", "--threads", "1", "--quiet"]
     assert main(args) == 0
+    # resumed without --iterations, a run keeps its own target (not the flag's default of 8000)
+    assert main(["train", "radius", "--out", str(run), "--resume", "--quiet"]) == 0
+    assert "iteration 3," in capsys.readouterr().out
     out = tmp_path / "r.safetensors"
     assert main(["train", "export", str(run / "last.safetensors"), "-o", str(out), "--blend", "0.3"]) == 0
     meta = read_metadata(out)

@@ -80,6 +80,12 @@ def setup_distributed(device: str) -> tuple[int, int, torch.device]:
     return world, rank, dev
 
 
+def saved_run_config(out: str | Path) -> dict[str, Any] | None:
+    """The configuration of the run in folder ``out`` (from its ``last.safetensors``), or None if none."""
+    last = Path(out) / "last.safetensors"
+    return read_metadata(last)["config"] if last.exists() else None
+
+
 def prepare_run(out: Path, cfg: C, resume: bool, main: bool) -> C:
     """Check the run folder and return the configuration to train with.
 
@@ -90,7 +96,7 @@ def prepare_run(out: Path, cfg: C, resume: bool, main: bool) -> C:
     if last.exists() and not resume:
         raise S2KError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
     if resume and last.exists():
-        saved = read_metadata(last)["config"]
+        saved = saved_run_config(out)
         cfg = config_from_dict(type(cfg), {**saved, "iterations": cfg.iterations})  # type: ignore[attr-defined]
     if main:
         out.mkdir(parents=True, exist_ok=True)

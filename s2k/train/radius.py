@@ -13,6 +13,11 @@ Validation: images ``val_start`` to ``val_start + val_count`` of ``val_dir`` (by
 the mean D_v of the disk at the predicted radius. A run folder holds ``config.json``, ``log.csv``,
 ``val.csv``, ``last.safetensors`` (everything to resume) and ``best.safetensors``. ``--device cuda`` and
 ``torchrun`` (DistributedDataParallel) work as for the estimator. Export with :func:`export_radius`.
+
+``init`` starts from a shipped regressor or a run checkpoint (fine-tuning); ``patch_width`` makes the crops
+rectangular. Session 19 fine-tuned the shipped ×3 / ×4 networks on crops of 96 / 80 LR pixels and more
+(whole BSD-sized images at ×3), which lowered the radius errors of the first runs' 48 px crops
+(docs/ESTIMATOR.md, "Larger crops").
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from s2k.checkpoint import load_checkpoint
 from s2k.color import to_grey_torch
 from s2k.data import BatchStream, SyntheticItem, load_hr_pool, make_synthetic_set, random_crops
 from s2k.degradation import check_scale, degrade_torch
@@ -42,6 +48,7 @@ from s2k.nets.radius import RadiusNet, RadiusNetConfig
 from s2k.train.common import (
     RunRecorder,
     begin_run,
+    check_init,
     due,
     end_run,
     export_run,
@@ -69,7 +76,8 @@ class RadiusTrainConfig:
     val_every: int = 500
     iterations: int = 8000
     batch_size: int = 32
-    patch_size: int = 48  # LR pixels
+    patch_size: int = 48  # LR pixels (crop height)
+    patch_width: int = 0  # LR pixels (crop width; 0: square crops)
     radius_min: float = 1.0
     radius_max: float = 3.0
     noise_max: float = 0.0
@@ -79,6 +87,7 @@ class RadiusTrainConfig:
     width: int = 32
     depth: int = 7
     pool_limit: int = 0  # 0: every training image
+    init: str = ""  # start from these weights (shipped regressor or run checkpoint): fine-tuning
     seed: int = 0
     workers: int = 0
     threads: int = 0  # 0: torch's default
@@ -98,8 +107,8 @@ class RadiusTrainConfig:
             raise S2KError(f"ema must be in [0, 1), got {self.ema}")
         if self.lr_schedule not in ("constant", "cosine"):
             raise S2KError(f"lr_schedule must be constant or cosine, got {self.lr_schedule!r}")
-        if self.patch_size < 8 or self.batch_size < 1:
-            raise S2KError("patch_size must be >= 8 and batch_size >= 1")
+        if self.patch_size < 8 or self.batch_size < 1 or (self.patch_width != 0 and self.patch_width < 8):
+            raise S2KError("patch_size must be >= 8, patch_width 0 or >= 8, batch_size >= 1")
 
     def net_config(self) -> RadiusNetConfig:
         return RadiusNetConfig(self.width, self.depth)
@@ -112,15 +121,30 @@ def config_from_dict(d: dict[str, Any]) -> RadiusTrainConfig:
 def make_radius_batch(
     pool: Sequence[np.ndarray], cfg: RadiusTrainConfig, rng: np.random.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One batch: LR luminance crops (``B×1×P×P``, 0..255) and their disks' radii (``B``, HR pixels)."""
-    s, p = cfg.scale, cfg.patch_size
-    hr = torch.from_numpy(random_crops(pool, cfg.batch_size, p * s, p * s, rng)).permute(0, 3, 1, 2).float()
+    """One batch: LR luminance crops (``B×1×P×W``, 0..255; ``W`` = ``patch_width`` or ``P``) and their
+    disks' radii (``B``, HR pixels)."""
+    s, p, pw = cfg.scale, cfg.patch_size, cfg.patch_width or cfg.patch_size
+    hr = torch.from_numpy(random_crops(pool, cfg.batch_size, p * s, pw * s, rng)).permute(0, 3, 1, 2).float()
     radii = rng.uniform(cfg.radius_min, cfg.radius_max, size=cfg.batch_size)
     k = torch.from_numpy(np.stack([padded_disk(float(r)) for r in radii])).float()
     noise = rng.uniform(0.0, cfg.noise_max, size=cfg.batch_size) if cfg.noise_max > 0 else 0.0
     gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
     lr = degrade_torch(hr, k, s, noise=torch.as_tensor(noise, dtype=torch.float32), generator=gen)
     return to_grey_torch(lr), torch.from_numpy(radii).float()
+
+
+def init_radius_net(net: RadiusNet, path: str | Path, config: RadiusNetConfig) -> None:
+    """Load a regressor's weights from a shipped file or a run checkpoint (its moving average) as a
+    fine-tuning start; raises S2KError when the file holds another network than ``config``."""
+    check_init(
+        path,
+        config.to_dict(),
+        {
+            "s2k-disk-radius": lambda m: RadiusNetConfig(**m["net"]).to_dict(),
+            RUN_KIND: lambda m: config_from_dict(m["config"]).net_config().to_dict(),
+        },
+    )
+    load_checkpoint(path, {"R": net}, strict=True)
 
 
 def validate(net: RadiusNet, items: Sequence[SyntheticItem], scale: int) -> dict[str, float]:
@@ -149,7 +173,12 @@ def train_radius(
     ema = copy.deepcopy(net).requires_grad_(False)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     rec = RunRecorder(out, RUN_KIND, cfg, {"R": ema, "R_train": net}, {"R_train": opt}, False, {"R": ema})
-    start = rec.resume() if resume and (out / "last.safetensors").exists() else 0
+    start = 0
+    if resume and (out / "last.safetensors").exists():
+        start = rec.resume()
+    elif cfg.init:
+        init_radius_net(net, cfg.init, cfg.net_config())
+        ema.load_state_dict(net.state_dict())
     model: torch.nn.Module = net
     if world > 1:
         model = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
