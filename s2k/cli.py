@@ -364,14 +364,19 @@ def _run_training(
     done: Callable[[dict[str, Any]], str],
 ) -> None:
     """What every ``s2k train <network>`` does: the run's configuration from the flags, the training
-    (resumable: a resumed run keeps its own configuration and, unless ``--iterations`` is given, its
-    iteration target), and on rank 0 the line ``done(summary)``."""
-    from s2k.train.common import saved_run_config
+    (resumable: a resumed run keeps its own configuration; ``--iterations``, ``--time-limit-min``,
+    ``--threads``, ``--workers`` and ``--device`` may change it), and on rank 0 the line ``done(summary)``."""
+    from s2k.train.common import RESUME_CHANGEABLE, saved_run_config
     from s2k.train.options import dataclass_from_args
 
-    saved = saved_run_config(args.out) if args.resume else None
-    keep = {"iterations": saved["iterations"]} if saved and args.iterations is None else {}
-    cfg = dataclass_from_args(config_cls, args, **keep)  # resumed without --iterations: the run's own target
+    saved = (saved_run_config(args.out) if args.resume else None) or {}
+    # resumed: what the flags do not change stays the run's own (not the flags' defaults)
+    keep = {k: saved[k] for k in RESUME_CHANGEABLE if k in saved and getattr(args, k, None) is None}
+    cfg = dataclass_from_args(config_cls, args, **keep)
+    ignored = [k for k in saved if k not in RESUME_CHANGEABLE and getattr(args, k, None) is not None]
+    if ignored:
+        flags = ", ".join("--" + k.replace("_", "-") for k in ignored)
+        print(f"note: {flags} ignored: a resumed run keeps its own configuration", file=sys.stderr)
     summary = train(cfg, args.out, resume=args.resume, progress=not args.quiet)
     if int(os.environ.get("RANK", "0")) == 0:
         print(done(summary))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -158,9 +159,14 @@ def test_cli_trains_and_exports_with_a_blend(tmp_path, image_folder, capsys):
             "--val-dir", "", "--iterations", "3", "--batch-size", "2", "--patch-size", "16", "--width", "4",
             "--depth", "2", "--threads", "1", "--quiet"]
     assert main(args) == 0
-    # resumed without --iterations, a run keeps its own target (not the flag's default of 8000)
-    assert main(["train", "radius", "--out", str(run), "--resume", "--quiet"]) == 0
-    assert "iteration 3," in capsys.readouterr().out
+    # resumed without --iterations, a run keeps its own target (not the flag's default of 8000); where it
+    # runs may change, what it learns may not
+    resume = ["train", "radius", "--out", str(run), "--resume", "--quiet", "--threads", "2", "--lr", "9"]
+    assert main(resume) == 0
+    said = capsys.readouterr()
+    assert "iteration 3," in said.out and "--lr ignored" in said.err
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["threads"] == 2 and saved["lr"] == 1e-3 and saved["iterations"] == 3
     out = tmp_path / "r.safetensors"
     assert main(["train", "export", str(run / "last.safetensors"), "-o", str(out), "--blend", "0.3"]) == 0
     meta = read_metadata(out)

@@ -80,6 +80,11 @@ def setup_distributed(device: str) -> tuple[int, int, torch.device]:
     return world, rank, dev
 
 
+# What a resumed run may change (where its configuration has the field): how far it goes and where it runs;
+# everything else (data, network, optimiser, schedule) is the run's own.
+RESUME_CHANGEABLE = ("iterations", "time_limit_min", "threads", "workers", "device")
+
+
 def saved_run_config(out: str | Path) -> dict[str, Any] | None:
     """The configuration of the run in folder ``out`` (from its ``last.safetensors``), or None if none."""
     last = Path(out) / "last.safetensors"
@@ -90,14 +95,15 @@ def prepare_run(out: Path, cfg: C, resume: bool, main: bool) -> C:
     """Check the run folder and return the configuration to train with.
 
     A folder that already holds a run is only continued with ``resume`` (then the run's own configuration
-    wins and only the iteration target may change); rank 0 writes ``config.json``.
+    wins except for :data:`RESUME_CHANGEABLE`, taken from ``cfg``); rank 0 writes ``config.json``.
     """
     last = out / "last.safetensors"
     if last.exists() and not resume:
         raise S2KError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
     if resume and last.exists():
-        saved = saved_run_config(out)
-        cfg = config_from_dict(type(cfg), {**saved, "iterations": cfg.iterations})  # type: ignore[attr-defined]
+        saved = saved_run_config(out) or {}
+        changed = {k: getattr(cfg, k) for k in RESUME_CHANGEABLE if hasattr(cfg, k)}
+        cfg = config_from_dict(type(cfg), {**saved, **changed})
     if main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")  # type: ignore[call-overload]
