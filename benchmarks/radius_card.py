@@ -125,9 +125,11 @@ def main() -> None:
     for path in args.estimator_results:
         rows = [r for r in _rows(path) if r["family"] == "disk" and int(r["scale"]) == s]
         for r in rows:
+            name, _, noise = r["set"].partition(" + noise σ ")  # noisy rows: "BSD100 + noise σ 2"
+            flags = f"--hr ../shared/data/test/{name} --n {r['n']}" + (f" --noise {noise}" if noise else "")
             lines += [
                 "",
-                f"`python benchmarks/estimator_table.py --hr ../shared/data/test/{r['set']} --n {r['n']}` "
+                f"`python benchmarks/estimator_table.py {flags}` "
                 f"(disk ×{s}): D_v {float(r['dv']):.5f} with this regressor, {float(r['dv_fit']):.5f} for "
                 f"the disk fitted to the S2K estimate alone, {float(r['dv_network']):.5f} for the S2K "
                 f"network's kernel as is, {float(r['dv_mean_kernel']):.5f} for the family's mean kernel.",
