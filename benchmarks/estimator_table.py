@@ -33,6 +33,15 @@ from s2k.kernel_fit import PARAMETRIC_FAMILIES, fit_kernel
 from s2k.kernels import FAMILIES, sample_kernels
 from s2k.metrics import kernel_errors
 
+NOISE_TAG = " + noise σ "  # a row's set is "BSD100", or "BSD100 + noise σ 2" with --noise 2
+
+
+def table_command(row: dict[str, str]) -> str:
+    """The command that made a row of this script's CSV (for model cards)."""
+    hr, _, noise = row["set"].partition(NOISE_TAG)
+    return (f"python benchmarks/estimator_table.py --hr ../shared/data/test/{hr} --n {row['n']}"
+            + (f" --noise {noise}" if noise else ""))
+
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -66,7 +75,7 @@ def main() -> None:
                 fitted.append(kernel_errors(fit.kernel, it.kernel) if fit else final[-1])
                 floor.append(kernel_errors(mean_k, it.kernel))
             row = {
-                "set": Path(args.hr).name + (f" + noise σ {args.noise:g}" if args.noise else ""),
+                "set": Path(args.hr).name + (f"{NOISE_TAG}{args.noise:g}" if args.noise else ""),
                 "n": len(items),
                 "family": fam,
                 "scale": s,

@@ -15,6 +15,7 @@ import platform
 from pathlib import Path
 
 import torch
+from estimator_table import table_command
 
 from s2k.checkpoint import read_metadata
 from s2k.estimate import load_estimator
@@ -122,11 +123,9 @@ def main() -> None:
             continue
         fitted = "dv_network" in rows[0] and fam != "motion"  # s2k.kernel_fit (session 10 on)
         refined = "dv_fit" in rows[0] and fam == "disk"  # s2k.disk_radius (session 18 on)
-        hr, _, noise = rows[0]["set"].partition(" + noise σ ")  # estimator_table.py --noise names the set
         lines += [
             "",
-            f"Measured with `python benchmarks/estimator_table.py --hr ../shared/data/test/"
-            f"{hr} --n {rows[0]['n']}" + (f" --noise {noise}" if noise else "") + "` (seed 0, mean per image"
+            f"Measured with `{table_command(rows[0])}` (seed 0, mean per image"
             + ("; D_v of the kernel `s2k.estimate_kernel` returns, the nearest member of the family, and of "
                "the network's kernel before that fit" if fitted else "")
             + ("; where a disk-radius regressor ships for the scale (`s2k.disk_radius`), the kernel "

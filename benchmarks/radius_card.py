@@ -18,6 +18,7 @@ import platform
 from pathlib import Path
 
 import torch
+from estimator_table import table_command
 
 from s2k.checkpoint import read_metadata
 from s2k.disk_radius import load_radius_regressor
@@ -125,11 +126,9 @@ def main() -> None:
     for path in args.estimator_results:
         rows = [r for r in _rows(path) if r["family"] == "disk" and int(r["scale"]) == s]
         for r in rows:
-            name, _, noise = r["set"].partition(" + noise σ ")  # noisy rows: "BSD100 + noise σ 2"
-            flags = f"--hr ../shared/data/test/{name} --n {r['n']}" + (f" --noise {noise}" if noise else "")
             lines += [
                 "",
-                f"`python benchmarks/estimator_table.py {flags}` "
+                f"`{table_command(r)}` "
                 f"(disk ×{s}): D_v {float(r['dv']):.5f} with this regressor, {float(r['dv_fit']):.5f} for "
                 f"the disk fitted to the S2K estimate alone, {float(r['dv_network']):.5f} for the S2K "
                 f"network's kernel as is, {float(r['dv_mean_kernel']):.5f} for the family's mean kernel.",
