@@ -5,10 +5,12 @@ the benchmark's first 50), degraded by the foundation's samplers (disk kernels) 
 of ``--seeds`` in turn (the same images with other kernels: more problems, a steadier choice): the radius of
 the disk fitted to the shipped S2K estimate (r_S2K), the regressor's radius (r_CNN), and the mean D_v and
 mean absolute radius error of the disk at ``(1 − w)·r_S2K + w·r_CNN`` for each weight w, and the mean
-radius error (bias). The weight a regressor ships with (its ``blend`` metadata) is the w of the lowest D_v
-on BSD100 images 51–100 (50 images held out from the benchmark's first 50, and from the training; since
-session 19 with seeds 0–3 pooled: with seed 0 alone the fit happened to score far better there than on
-other draws); the benchmark then measures it (``benchmarks/estimator_table.py``).
+radius error (bias); where the weight file has a combiner (:mod:`s2k.train.radius_combiner`), one more row
+(``w`` = ``combiner``) scores the radius it gives, which is what ``estimate_kernel`` then uses. The
+weight a regressor ships with (its ``blend`` metadata) is the w of the lowest D_v on BSD100 images
+51–100 (50 images held out from the benchmark's first 50, and from the training; since session 19 with
+seeds 0–3 pooled: with seed 0 alone the fit happened to score far better there than on other draws); the
+benchmark then measures it (``benchmarks/estimator_table.py``).
 
     python benchmarks/disk_blend.py runs/s18/radius-x4/r.safetensors --hr ../shared/data/test/BSD100 \\
         --start 50 --n 50 --seeds 0,1,2,3
@@ -64,15 +66,21 @@ def main() -> None:
     print(f"radius error corr(S2K, CNN) = {np.corrcoef(r_s2k - r_true, r_cnn - r_true)[0, 1]:.2f}")
     print("| w | D_v | mean abs radius error (HR px) | bias |")
     print("| --- | --- | --- | --- |")
-    for w in np.linspace(0.0, 1.0, args.steps + 1):
-        r = np.clip((1 - w) * r_s2k + w * r_cnn, DISK_RADII[0], DISK_RADII[-1])
+    candidates: list[tuple[str, np.ndarray]] = [
+        (f"{w:.3g}", (1 - w) * r_s2k + w * r_cnn) for w in np.linspace(0.0, 1.0, args.steps + 1)
+    ]
+    if reg.combiner is not None:  # the file's radius-dependent combination (s2k.train.radius_combiner)
+        combined = [reg.combine(a, b) for a, b in zip(r_s2k, r_cnn, strict=True)]
+        candidates.append(("combiner", np.array(combined)))
+    for w, combined in candidates:
+        r = np.clip(combined, DISK_RADII[0], DISK_RADII[-1])
         disks = [padded_disk(float(x)) for x in r]
         dv = float(np.mean([kernel_dv(k, it.kernel) for k, it in zip(disks, items, strict=True)]))
         err = r - r_true
         rows.append({"set": Path(args.hr).name, "start": args.start, "noise": args.noise, "scale": s,
-                     "w": round(float(w), 3), "dv": dv, "abs_err": float(np.abs(err).mean()),
+                     "w": w, "dv": dv, "abs_err": float(np.abs(err).mean()),
                      "bias": float(err.mean()), "images": n_img, "seeds": args.seeds})
-        print(f"| {w:.1f} | {dv:.5f} | {np.abs(err).mean():.3f} | {err.mean():+.3f} |")
+        print(f"| {w} | {dv:.5f} | {np.abs(err).mean():.3f} | {err.mean():+.3f} |")
     if args.out:
         with open(args.out, "w", newline="") as fh:
             wr = csv.DictWriter(fh, fieldnames=list(rows[0]))

@@ -24,8 +24,10 @@ from s2k.checkpoint import read_metadata
 from s2k.disk_radius import load_radius_regressor
 from s2k.nets import count_parameters
 from s2k.train.radius import RadiusTrainConfig
+from s2k.train.radius_combiner import CombinerFitConfig
 
 DEFAULTS = RadiusTrainConfig()
+COMBINER_DEFAULTS = CombinerFitConfig()
 
 
 def _command(cfg: dict, out: str) -> str:
@@ -39,9 +41,41 @@ def _command(cfg: dict, out: str) -> str:
     return " ".join(parts)
 
 
+def _combiner_rows(info: dict, weights: str, n_params: int) -> list[str]:
+    """The card's rows on the file's combiner (metadata ``combiner``, :mod:`s2k.train.radius_combiner`)."""
+    fit, err = info["fit"], info["errors"]
+    flags = []
+    for key, val in fit.items():
+        val = tuple(val) if isinstance(val, list) else val
+        if key in ("problems", "train_dirs") or val == getattr(COMBINER_DEFAULTS, key, None):
+            continue
+        flags.append(f"--{key.replace('_', '-')} {val:g}" if isinstance(val, float) else
+                     f"--{key.replace('_', '-')} {val}")
+    first = f" (first {fit['n']})" if fit["n"] else ""
+    noise = (f", white noise σ_n spread over [{fit['noise_min']:g}, {fit['noise_max']:g}] across the draws"
+             if fit.get("noise_max") else "")
+    return [
+        f"| combiner | (1 − w)·r_S2K + w·r_CNN plus an MLP's correction from the two radii (2 → "
+        f"{info['net']['hidden']} → {info['net']['hidden']} → 1, tanh; {n_params:,} parameters) |",
+        f"| combiner fit | {fit['problems']:,} problems: every image of "
+        f"{', '.join(Path(d).name for d in fit['train_dirs'])}{first}"
+        f", degraded whole, {fit['draws']} kernel draws (seeds 0–{fit['draws'] - 1}){noise}; mean absolute "
+        f"radius error, Adam lr {fit['lr']:g} (cosine), {fit['steps']:,} steps of {fit['batch_size']}; "
+        f"radius error on those problems {err['linear_abs_err']:.3f} px (linear blend) → "
+        f"{err['combined_abs_err']:.3f} px; {info['wall_time_s'] / 60:.0f} min |",
+        f"| combiner command | `s2k train radius-combiner <the exported file> --out {weights}"
+        f"{''.join(' ' + f for f in flags)}` |",
+    ]
+
+
 def _rows(path: str) -> list[dict[str, str]]:
     with open(path, newline="") as fh:
         return list(csv.DictReader(fh))
+
+
+def _weight(w: str) -> str:
+    """A blend CSV's ``w``: a weight, or ``combiner`` (the file's radius-dependent combination)."""
+    return w if w == "combiner" else f"{float(w):.1f}"
 
 
 def _last_val(run: Path) -> str:
@@ -74,7 +108,9 @@ def main() -> None:
         f"Disk-radius regressor for ×{s} (`s2k.disk_radius`, `s2k.nets.radius`): reads a defocus disk's "
         "radius from the LR image's pixels; `s2k.estimate_kernel(..., family=\"disk\")` combines it with the "
         f"radius of the disk fitted to the S2K estimate: (1 − w)·r_S2K + w·r_CNN with w = "
-        f"**{reg.blend:g}**.",
+        f"**{reg.blend:g}**"
+        + (", plus the radius-dependent correction of the file's combiner (`s2k.nets.radius.RadiusCombiner`)."
+           if reg.combiner is not None else "."),
         "",
         "| item | value |",
         "| --- | --- |",
@@ -99,6 +135,8 @@ def main() -> None:
         f"{cfg['val_start'] + cfg['val_count']} (held out from the benchmark's first 50), seed "
         f"{cfg['val_seed']}: {_last_val(Path(args.out))} |",
     ]
+    if reg.combiner is not None:
+        lines += _combiner_rows(meta["combiner"], args.weights, count_parameters(reg.combiner))
     if args.history:
         lines += ["", args.history]
     for path in args.blend_results:
@@ -113,13 +151,15 @@ def main() -> None:
                 f"`{Path(path).name}` (`benchmarks/disk_blend.py`, {rows[0]['set']} images {first + 1}–"
                 f"{first + int(rows[0]['images'])}, seeds {rows[0].get('seeds', '0')}, noise σ "
                 f"{float(noise):g}): D_v of the disk at "
-                "(1 − w)·r_S2K + w·r_CNN",
+                "(1 − w)·r_S2K + w·r_CNN"
+                + (" (row `combiner`: at the combiner's radius)" if any(r["w"] == "combiner" for r in rows)
+                   else ""),
                 "",
                 "| w | D_v | mean abs radius error (HR px) | bias |",
                 "| --- | --- | --- | --- |",
             ]
             lines += [
-                f"| {float(r['w']):.1f} | {float(r['dv']):.5f} | {float(r['abs_err']):.3f} | "
+                f"| {_weight(r['w'])} | {float(r['dv']):.5f} | {float(r['abs_err']):.3f} | "
                 f"{float(r['bias']):+.3f} |"
                 for r in rows
             ]

@@ -423,6 +423,21 @@ def cmd_train_family(args: argparse.Namespace) -> None:
           f"{clf.meta['wall_time_s']:.0f} s)")
 
 
+def cmd_train_radius_combiner(args: argparse.Namespace) -> None:
+    from s2k.train.options import dataclass_from_args
+    from s2k.train.radius_combiner import CombinerFitConfig, attach_combiner
+
+    _out_path(args.out, (".safetensors",), "output")
+    if not Path(args.weights).is_file():
+        raise S2KError(f"{args.weights}: no such weight file")
+    info = attach_combiner(args.weights, args.out, dataclass_from_args(CombinerFitConfig, args),
+                           progress=not args.quiet)
+    e = info["errors"]
+    print(f"combiner -> {args.out} ({info['fit']['problems']} problems; mean radius error on them "
+          f"{e['linear_abs_err']:.4f} px with the linear blend, {e['combined_abs_err']:.4f} px combined; "
+          f"{info['wall_time_s']:.0f} s)")
+
+
 def cmd_train_export(args: argparse.Namespace) -> None:
     from s2k.checkpoint import read_metadata
 
@@ -604,16 +619,32 @@ def build_parser() -> argparse.ArgumentParser:
             "disk's radius from the LR pixels; refines the S2K disk estimate). One scale "
             "per run. Resumable; run under torchrun for DistributedDataParallel.",
             cmd_train_radius, RadiusTrainConfig)
-    fp = tsub.add_parser("family", help="fit the classifier behind --family auto",
-                         description="Fit the family classifier of --family auto: the shipped estimators' "
-                         "fit residuals on synthetic LR images of an HR folder, one linear discriminant per "
-                         "scale (closed form; minutes on a CPU).")
-    fp.set_defaults(func=cmd_train_family)
-    fp.add_argument("--out", required=True, help="classifier file to write (.safetensors)")
-    fp.add_argument("--quiet", action="store_true", help="no progress bar")
     from s2k.train.family import FamilyFitConfig
+    from s2k.train.radius_combiner import CombinerFitConfig
 
-    add_dataclass_arguments(fp, FamilyFitConfig)
+    def fitter(
+        name: str, help_: str, description: str, func: Callable[[argparse.Namespace], None], config_cls: type,
+        out_help: str,
+    ) -> argparse.ArgumentParser:
+        """A ``s2k train <name>`` parser for a fit that writes one file: --out, quiet, one flag per field."""
+        fp = tsub.add_parser(name, help=help_, description=description)
+        fp.set_defaults(func=func)
+        fp.add_argument("--out", required=True, help=out_help)
+        fp.add_argument("--quiet", action="store_true", help="no progress bar")
+        add_dataclass_arguments(fp, config_cls)
+        return fp
+
+    fitter("family", "fit the classifier behind --family auto",
+           "Fit the family classifier of --family auto: the shipped estimators' fit residuals on synthetic "
+           "LR images of an HR folder, one linear discriminant per scale (closed form; minutes on a CPU).",
+           cmd_train_family, FamilyFitConfig, "classifier file to write (.safetensors)")
+    cp = fitter("radius-combiner", "fit a disk-radius regressor's radius-dependent blend",
+                "Fit the combiner of a disk-radius regressor: a small correction of its linear blend with "
+                "the S2K disk fit, learned from both radii on synthetic LR images of the training folders "
+                "(minutes on a CPU), and write the regressor with it.",
+                cmd_train_radius_combiner, CombinerFitConfig,
+                "weight file to write: the regressor with its combiner (.safetensors)")
+    cp.add_argument("weights", help="disk-radius regressor (.safetensors)")
     ep = tsub.add_parser("export", help="export a run's network as shippable weights",
                          description="Export a run checkpoint's network (estimator generator, denoiser, "
                          "SFTMD or disk-radius regressor) as safetensors with metadata (fp16, except the "

@@ -5,7 +5,10 @@ radius uncertain by a quarter of an HR pixel or more on BSD100-size images (docs
 disk-radius regressor ships for the scale (``s2k/weights/disk-radius-x<s>.safetensors``,
 :mod:`s2k.nets.radius`), :func:`refine_disk_radius` combines the radius of the disk fitted to the S2K
 kernel with the regressor's: ``(1 − w)·r_S2K + w·r_CNN``, with the weight ``w`` (``blend``) stored in the
-weight file's metadata (chosen on held-out images, see its model card). :func:`s2k.estimate_kernel` does
+weight file's metadata (chosen on held-out images, see its model card), plus, where the file holds one (the
+``C`` tensors, metadata ``combiner``), a radius-dependent correction of that blend
+(:class:`s2k.nets.radius.RadiusCombiner`, fitted by :mod:`s2k.train.radius_combiner` on synthetic problems
+of the training pool). :func:`s2k.estimate_kernel` does
 this for ``family="disk"`` unless told not to fit the family. Images it is told are noisy (σ_n from
 :data:`MAX_NOISE` on) get the noise-trained regressor (``disk-radius-x<s>-noisy.safetensors``, trained up
 to σ_n = 5, with its own blend weight) up to :data:`NOISY_LIMIT`; noisier images keep the fit alone.
@@ -25,7 +28,7 @@ from s2k.checkpoint import WEIGHTS_DIR, load_checkpoint, read_weight_metadata
 from s2k.color import as_batch, to_grey_torch
 from s2k.errors import S2KError
 from s2k.kernel_fit import DISK_RADII
-from s2k.nets.radius import RadiusNet, RadiusNetConfig, pool_radius
+from s2k.nets.radius import CombinerConfig, RadiusCombiner, RadiusNet, RadiusNetConfig, pool_radius
 from s2k.spectrum import tile_starts
 
 KIND = "s2k-disk-radius"
@@ -56,6 +59,7 @@ class RadiusRegressor:
     net: RadiusNet
     scale: int
     meta: dict[str, Any]
+    combiner: RadiusCombiner | None = None
 
     @property
     def blend(self) -> float:
@@ -78,13 +82,29 @@ class RadiusRegressor:
             guess, logit = self.net.maps(torch.cat(tiles))
             return float(pool_radius(guess.reshape(1, -1), logit.reshape(1, -1))[0])
 
+    def combine(self, r_s2k: float, r_cnn: float) -> float:
+        """The radius from the S2K fit's ``r_s2k`` and this network's ``r_cnn``: the file's combiner where
+        it has one, else the linear blend ``(1 − blend)·r_s2k + blend·r_cnn``."""
+        if self.combiner is None:
+            return (1.0 - self.blend) * r_s2k + self.blend * r_cnn
+        with torch.no_grad():
+            pair = torch.tensor([[r_s2k], [r_cnn]], dtype=torch.float32)
+            return float(self.combiner(pair[0], pair[1])[0])
+
 
 def load_radius_regressor(path: str | Path) -> RadiusRegressor:
-    """Load a disk-radius regressor from a safetensors weight file (never unpickled)."""
+    """Load a disk-radius regressor (and its combiner, where the file has one) from a safetensors weight
+    file (never unpickled)."""
     meta = read_weight_metadata(path, KIND)
     net = RadiusNet(RadiusNetConfig(**meta["net"]))
-    load_checkpoint(path, {"R": net})
-    return RadiusRegressor(net.float().eval(), int(meta["scale"]), meta)
+    modules: dict[str, torch.nn.Module] = {"R": net}
+    combiner = None
+    if "combiner" in meta:
+        combiner = modules["C"] = RadiusCombiner(CombinerConfig(**meta["combiner"]["net"]))
+    load_checkpoint(path, modules)
+    if combiner is not None:
+        combiner = combiner.float().eval()
+    return RadiusRegressor(net.float().eval(), int(meta["scale"]), meta, combiner)
 
 
 @functools.lru_cache(maxsize=8)
@@ -105,10 +125,10 @@ def regressor_for(scale: int, noise: float) -> RadiusRegressor | None:
 
 def refine_disk_radius(image: np.ndarray, radius: float, scale: int, noise: float = 0.0) -> float:
     """The S2K fit's ``radius`` combined with the reading of ``image`` by the regressor for its noise level
-    ``noise`` (:func:`regressor_for`; the blend of the module docstring), clipped to the disk fit's range;
+    ``noise`` (:func:`regressor_for`; :meth:`RadiusRegressor.combine`), clipped to the disk fit's range;
     ``radius`` itself where there is none."""
     reg = regressor_for(scale, noise)
     if reg is None:
         return radius
-    r = (1.0 - reg.blend) * radius + reg.blend * reg.radius(image)
+    r = reg.combine(radius, reg.radius(image))
     return float(np.clip(r, DISK_RADII[0], DISK_RADII[-1]))

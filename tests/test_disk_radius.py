@@ -18,8 +18,21 @@ from s2k.degradation import degrade
 from s2k.errors import S2KError
 from s2k.kernel_fit import fit_disk
 from s2k.kernels import disk_kernel, pad_kernel
-from s2k.nets.radius import INPUT_PLANES, RadiusNet, RadiusNetConfig, radius_input
-from s2k.train.radius import RadiusTrainConfig, export_radius, make_radius_batch, train_radius
+from s2k.nets.radius import (
+    INPUT_PLANES,
+    CombinerConfig,
+    RadiusCombiner,
+    RadiusNet,
+    RadiusNetConfig,
+    radius_input,
+)
+from s2k.train.radius import (
+    RadiusTrainConfig,
+    dv_slope_weights,
+    export_radius,
+    make_radius_batch,
+    train_radius,
+)
 
 
 def test_network_reads_any_size_and_gives_one_radius_per_image():
@@ -113,6 +126,9 @@ def _only(reg, scale):
 
 class _Fixed:
     """A stand-in regressor that always reads ``value``."""
+
+    combiner = None
+    combine = dr.RadiusRegressor.combine
 
     def __init__(self, value: float, blend: float) -> None:
         self.value, self.blend = value, blend
@@ -233,3 +249,82 @@ def test_noisy_images_get_the_noise_trained_regressor_up_to_the_limit():
         assert dr.regressor_for(s, dr.MAX_NOISE) is noisy and dr.regressor_for(s, dr.NOISY_LIMIT) is noisy
         assert dr.regressor_for(s, dr.NOISY_LIMIT + 0.01) is None  # beyond what was measured: the fit alone
     assert dr.regressor_for(2, 0.0) is None and dr.regressor_for(2, 3.0) is None
+
+
+def test_combiner_starts_as_the_linear_blend_and_learns_a_radius_dependent_weight():
+    comb = RadiusCombiner(CombinerConfig(blend=0.6, hidden=8))
+    rs, rc = torch.tensor([1.0, 2.0, 2.9]), torch.tensor([1.4, 1.8, 2.5])
+    torch.testing.assert_close(comb(rs, rc), 0.4 * rs + 0.6 * rc)  # untrained: the linear blend
+    with pytest.raises(S2KError):
+        CombinerConfig(blend=1.5)
+    # two readings, each good on its own half of the range: no single weight serves both halves
+    from s2k.train.radius_combiner import CombinerFitConfig, fit_combiner, radius_errors
+
+    rng = np.random.default_rng(0)
+    r = rng.uniform(1.0, 3.0, 4000)
+    small = r < 2.0
+    r_s2k = r + rng.normal(0.0, 1.0, r.size) * np.where(small, 0.4, 0.02)
+    r_cnn = r + rng.normal(0.0, 1.0, r.size) * np.where(small, 0.02, 0.4)
+    problems = np.column_stack([r, r_s2k, r_cnn])
+    fitted = fit_combiner(problems, 0.5, CombinerFitConfig(hidden=8, steps=600, seed=0))
+    err = radius_errors(fitted, problems)
+    assert err["linear_abs_err"] > 0.15 and err["combined_abs_err"] < 0.6 * err["linear_abs_err"]
+    again = fit_combiner(problems, 0.5, CombinerFitConfig(hidden=8, steps=600, seed=0))
+    assert radius_errors(again, problems) == err  # seeded: the same fit
+
+
+def test_cli_fits_a_combiner_that_the_regressor_then_uses(tmp_path, image_folder, capsys):
+    from s2k.checkpoint import read_metadata, save_checkpoint
+    from s2k.cli import main
+
+    torch.manual_seed(0)
+    cfg = RadiusNetConfig(width=4, depth=2)
+    net = RadiusNet(cfg)
+    plain = tmp_path / "r.safetensors"
+    meta = {"kind": dr.KIND, "scale": 3, "net": cfg.to_dict(), "blend": 0.5}
+    save_checkpoint(plain, {"R": net}, None, meta)
+    out = tmp_path / "c.safetensors"
+    args = ["train", "radius-combiner", str(plain), "--out", str(out), "--train-dirs", str(image_folder),
+            "--draws", "2", "--hidden", "4", "--steps", "50", "--batch-size", "8", "--threads", "1",
+            "--quiet"]
+    assert main(args) == 0
+    assert "8 problems" in capsys.readouterr().out  # 4 images × 2 kernel draws
+    meta = read_metadata(out)
+    assert meta["combiner"]["fit"]["problems"] == 8 and meta["blend"] == 0.5 and meta["scale"] == 3
+    before, after = dr.load_radius_regressor(plain), dr.load_radius_regressor(out)
+    assert before.combiner is None and after.combiner is not None
+    lr = degrade(textured_image(96, 96, 3, seed=1), pad_kernel(disk_kernel(2.0), 15), 3)
+    assert after.radius(lr) == pytest.approx(before.radius(lr), abs=1e-6)  # the network itself unchanged
+    assert before.combine(1.5, 2.5) == pytest.approx(2.0)
+    with torch.no_grad():
+        expected = float(after.combiner(torch.tensor([1.5]), torch.tensor([2.5]))[0])
+    assert after.combine(1.5, 2.5) == pytest.approx(expected)
+    assert after.combine(np.float64(1.5), np.float64(2.5)) == pytest.approx(expected)  # numpy radii too
+    assert after.combine(1.5, 2.5) != pytest.approx(2.0, abs=1e-6)  # fitted: no longer the plain blend
+    again = tmp_path / "c2.safetensors"
+    assert main([*args[:2], str(out), "--out", str(again), *args[5:]]) == 0  # a file that has one: replaced
+    assert dr.load_radius_regressor(again).combine(1.5, 2.5) == pytest.approx(after.combine(1.5, 2.5))
+    capsys.readouterr()
+    missing = tmp_path / "none.safetensors"
+    assert main(["train", "radius-combiner", str(missing), "--out", str(tmp_path / "x.safetensors")]) == 2
+    assert not (tmp_path / "x.safetensors").exists()
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_the_dv_loss_weights_radius_errors_by_how_much_they_cost(tmp_path, image_folder):
+    from s2k.metrics import kernel_dv
+
+    w = dv_slope_weights(np.array([1.0, 1.6, 2.4]))
+    # the known answer at r = 1.6 from the definition: D_v to the disks of r ± 0.05, per pixel of radius
+    ref = np.mean([kernel_dv(pad_kernel(disk_kernel(1.6 + e), 15), pad_kernel(disk_kernel(1.6), 15))
+                   for e in (-0.05, 0.05)]) / 0.05
+    assert w[1] == pytest.approx(ref) and (w > 0).all()
+    assert w.max() > 1.5 * w.min()  # an error costs about twice as much at some radii as at others
+    with pytest.raises(S2KError, match="loss"):
+        RadiusTrainConfig(loss="l2")
+    cfg = RadiusTrainConfig(scale=2, train_dirs=(str(image_folder),), val_dir="", iterations=30, batch_size=8,
+                            patch_size=24, width=8, depth=3, lr=3e-3, ema=0.9, log_every=1, threads=1,
+                            radius_min=2.5, radius_max=3.0, loss="dv")
+    train_radius(cfg, tmp_path / "run", progress=False)
+    l1 = _l1(tmp_path / "run")
+    assert np.isfinite(l1).all() and np.mean(l1[-5:]) < 0.5 * np.mean(l1[:5])

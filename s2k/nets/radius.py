@@ -91,3 +91,45 @@ class RadiusNet(nn.Module):
 def pool_radius(guess: torch.Tensor, logit: torch.Tensor) -> torch.Tensor:
     """The radius from guesses and logits (``B×N``): their softmax-weighted mean over the N pixels."""
     return RADIUS_OFFSET + (torch.softmax(logit, dim=1) * guess).sum(dim=1)
+
+
+COMBINER_SCALE = 0.5  # the combiner's inputs are (r − RADIUS_OFFSET) / COMBINER_SCALE
+
+
+@dataclass(frozen=True)
+class CombinerConfig:
+    """Shape of a :class:`RadiusCombiner`: the linear blend weight and the correction's hidden width."""
+
+    blend: float = 1.0
+    hidden: int = 16
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.blend <= 1.0 or self.hidden < 1:
+            raise S2KError(f"need blend in [0, 1] and hidden >= 1, got {self.blend}, {self.hidden}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class RadiusCombiner(nn.Module):
+    """Two radius readings of one image → one radius: ``(1 − blend)·r_S2K + blend·r_CNN`` plus a small
+    MLP's correction computed from the two (``B`` each, HR pixels → ``B``).
+
+    The correction (two tanh layers of ``hidden`` units) lets the weight of the two readings and their
+    bias depend on the radius: at ×3 the spectrum reads large disks better than the CNN, small ones worse
+    (docs/ESTIMATOR.md, "A radius-dependent combination"). Its last layer starts at zero, so an untrained
+    combiner is the linear blend. Fitted by :mod:`s2k.train.radius_combiner`.
+    """
+
+    def __init__(self, config: CombinerConfig = CombinerConfig()) -> None:
+        super().__init__()
+        self.config = config
+        h = config.hidden
+        self.mlp = nn.Sequential(nn.Linear(2, h), nn.Tanh(), nn.Linear(h, h), nn.Tanh(), nn.Linear(h, 1))
+        nn.init.zeros_(self.mlp[-1].weight)
+        nn.init.zeros_(self.mlp[-1].bias)
+
+    def forward(self, r_s2k: torch.Tensor, r_cnn: torch.Tensor) -> torch.Tensor:
+        w = self.config.blend
+        x = (torch.stack([r_s2k, r_cnn], dim=-1) - RADIUS_OFFSET) / COMBINER_SCALE
+        return (1.0 - w) * r_s2k + w * r_cnn + self.mlp(x)[..., 0]

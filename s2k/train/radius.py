@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
@@ -83,6 +82,7 @@ class RadiusTrainConfig:
     noise_max: float = 0.0
     lr: float = 1e-3
     lr_schedule: str = "cosine"
+    loss: str = "l1"  # "l1": mean absolute radius error; "dv": weighted by D_v's slope at the radius
     ema: float = 0.999  # decay of the weights' moving average (0: none)
     width: int = 32
     depth: int = 7
@@ -105,6 +105,8 @@ class RadiusTrainConfig:
             raise S2KError(f"radius_max {self.radius_max} does not fit the {size}×{size} disk kernel")
         if not 0.0 <= self.ema < 1.0:
             raise S2KError(f"ema must be in [0, 1), got {self.ema}")
+        if self.loss not in ("l1", "dv"):
+            raise S2KError(f"loss must be l1 or dv, got {self.loss!r}")
         if self.lr_schedule not in ("constant", "cosine"):
             raise S2KError(f"lr_schedule must be constant or cosine, got {self.lr_schedule!r}")
         if self.patch_size < 8 or self.batch_size < 1 or (self.patch_width != 0 and self.patch_width < 8):
@@ -131,6 +133,16 @@ def make_radius_batch(
     gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
     lr = degrade_torch(hr, k, s, noise=torch.as_tensor(noise, dtype=torch.float32), generator=gen)
     return to_grey_torch(lr), torch.from_numpy(radii).float()
+
+
+def dv_slope_weights(radii: np.ndarray, step: float = 0.05) -> np.ndarray:
+    """How fast D_v grows with the radius error at each of ``radii`` (HR pixels): the mean D_v between the
+    disk of radius r and those of r ± ``step``, divided by ``step``. It varies about 2× over [1, 3]
+    (docs/ESTIMATOR.md); ``loss="dv"`` weights each crop's absolute error by it, relative to its mean."""
+    return np.array([
+        np.mean([kernel_dv(padded_disk(float(r) + e), padded_disk(float(r))) for e in (-step, step)]) / step
+        for r in np.asarray(radii, dtype=np.float64).ravel()
+    ])
 
 
 def init_radius_net(net: RadiusNet, path: str | Path, config: RadiusNetConfig) -> None:
@@ -194,6 +206,11 @@ def train_radius(
             f"disk radius ×{cfg.scale}: {count_parameters(net):,} params; {len(pool)} HR images; "
             f"iterations {start} -> {cfg.iterations} on {device}"
         )
+    slope: tuple[np.ndarray, np.ndarray] | None = None
+    if cfg.loss == "dv":  # a table over the training radii, relative to its mean
+        grid = np.linspace(cfg.radius_min, cfg.radius_max, 81)
+        w = dv_slope_weights(grid)
+        slope = (grid, w / w.mean())
     rec.start_clock()
     it = start
     bar = tqdm(total=cfg.iterations, initial=start, disable=not (progress and main), desc="train", unit="it")
@@ -205,7 +222,10 @@ def train_radius(
             lr = lr_at(cfg.lr, cfg.lr_schedule, progress_)
             for group in opt.param_groups:
                 group["lr"] = lr
-            loss = F.l1_loss(model(grey.to(device)), radii.to(device))
+            err = (model(grey.to(device)) - radii.to(device)).abs()
+            if slope is not None:
+                err = err * torch.from_numpy(np.interp(radii.numpy(), *slope)).to(err)
+            loss = err.mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
