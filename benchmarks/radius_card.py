@@ -118,7 +118,9 @@ def main() -> None:
         f"input planes, a 1×1 head to a radius guess and a weight per pixel, softmax-weighted mean; "
         f"{count_parameters(reg.net):,} parameters, stored "
         f"{str(next(iter(reg.net.parameters())).dtype).removeprefix('torch.')} ({size / 1e3:.0f} kB) |",
-        f"| loss / optimiser | mean absolute radius error; Adam lr {cfg['lr']}, schedule "
+        f"| loss / optimiser | mean absolute radius error"
+        f"{', weighted by the slope of D_v at the radius' if cfg.get('loss') == 'dv' else ''}; "
+        f"Adam lr {cfg['lr']}, schedule "
         f"{cfg['lr_schedule']}, EMA {cfg['ema']} of the weights (exported) |",
         f"| data | on-the-fly {cfg['patch_size']}×{cfg.get('patch_width') or cfg['patch_size']} LR crops "
         "(height × width; flips, 90° rotations) of "

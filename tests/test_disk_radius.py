@@ -236,6 +236,11 @@ def test_shipped_regressors_are_safetensors_with_cards(scale, noisy):
     reg = dr.load_radius_regressor(path)
     assert reg.scale == scale and 0.0 < reg.blend <= 1.0
     assert reg.meta["training"]["config"]["noise_max"] == (5.0 if noisy else 0.0)
+    # the radius-dependent combiners that beat the linear blend on held-out images ship (docs/ESTIMATOR.md)
+    assert (reg.combiner is not None) == ((scale, noisy) != (4, True))
+    if reg.combiner is not None:
+        errors = reg.meta["combiner"]["errors"]
+        assert errors["combined_abs_err"] < errors["linear_abs_err"]
     assert dr.shipped_radius_regressor(2) is None  # ×2: the S2K fit alone
     lr = degrade(textured_image(120, 120, 3, seed=3), pad_kernel(disk_kernel(2.0), 15), scale)
     assert 0.5 < reg.radius(lr) < 5.0

@@ -4,7 +4,8 @@ Data on the fly (:mod:`s2k.data`): random HR crops of the training folders (rand
 rotations), one defocus disk per crop with its radius uniform in ``[radius_min, radius_max]`` (the paper's
 [1, 3] by default; :func:`s2k.kernels.disk_kernel`), the foundation's degradation (blur, keep every
 ``scale``-th pixel, 8-bit rounding; optional white noise up to ``noise_max``), the BT.601 luminance. Loss:
-the mean absolute radius error (D_v of a disk grows about linearly with it, docs/ESTIMATOR.md), Adam,
+the mean absolute radius error (D_v of a disk grows about linearly with it, docs/ESTIMATOR.md), or with
+``loss="dv"`` each error weighted by D_v's slope at its radius (:func:`dv_slope_weights`), Adam,
 cosine learning-rate decay, an exponential moving average of the weights (``ema``) that is what validation
 scores and what is exported.
 
