@@ -29,9 +29,10 @@ import torch
 from s2k.data import make_synthetic_set
 from s2k.disk_radius import load_radius_regressor
 from s2k.estimate import get_estimator
-from s2k.kernel_fit import DISK_RADII, fit_disk
+from s2k.kernel_fit import DISK_RADII
 from s2k.kernels import padded_disk
 from s2k.metrics import kernel_dv
+from s2k.train.radius_combiner import radius_readings
 
 
 def main() -> None:
@@ -56,9 +57,7 @@ def main() -> None:
         for seed in seeds
         for it in make_synthetic_set(args.hr, "disk", s, args.n, seed, noise=args.noise, start=args.start)
     ]
-    r_true = np.array([fit_disk(it.kernel).params["radius"] for it in items])
-    r_s2k = np.array([fit_disk(est.estimate(it.lr, s)).params["radius"] for it in items])
-    r_cnn = np.array([reg.radius(it.lr) for it in items])
+    r_true, r_s2k, r_cnn = np.array([radius_readings(reg, it, est) for it in items]).T
     rows = []
     n_img = len(items) // len(seeds)
     print(f"×{s}, {len(items)} problems ({args.hr}, images {args.start + 1}–{args.start + n_img}, seeds "

@@ -30,27 +30,29 @@ DEFAULTS = RadiusTrainConfig()
 COMBINER_DEFAULTS = CombinerFitConfig()
 
 
-def _command(cfg: dict, out: str) -> str:
-    parts = ["s2k train radius", f"--out {out}", f"--scale {cfg['scale']}"]
+def _changed(cfg: dict, defaults: object, skip: tuple[str, ...]) -> list[tuple[str, object]]:
+    """The (flag, value) pairs of a stored config that differ from the dataclass ``defaults`` (lists read
+    back as tuples), except the keys in ``skip``: what a command line had to give."""
+    pairs = []
     for key, val in cfg.items():
         val = tuple(val) if isinstance(val, list) else val
-        if key in ("scale", "train_dirs", "val_dir") or val == getattr(DEFAULTS, key, None):
-            continue
-        shown = ",".join(map(str, val)) if isinstance(val, tuple) else val
-        parts.append(f"--{key.replace('_', '-')} {shown}")
+        if key not in skip and val != getattr(defaults, key, None):
+            pairs.append((f"--{key.replace('_', '-')}", val))
+    return pairs
+
+
+def _command(cfg: dict, out: str) -> str:
+    parts = ["s2k train radius", f"--out {out}", f"--scale {cfg['scale']}"]
+    for flag, val in _changed(cfg, DEFAULTS, ("scale", "train_dirs", "val_dir")):
+        parts.append(f"{flag} {','.join(map(str, val)) if isinstance(val, tuple) else val}")
     return " ".join(parts)
 
 
 def _combiner_rows(info: dict, weights: str, n_params: int) -> list[str]:
     """The card's rows on the file's combiner (metadata ``combiner``, :mod:`s2k.train.radius_combiner`)."""
     fit, err = info["fit"], info["errors"]
-    flags = []
-    for key, val in fit.items():
-        val = tuple(val) if isinstance(val, list) else val
-        if key in ("problems", "train_dirs") or val == getattr(COMBINER_DEFAULTS, key, None):
-            continue
-        flags.append(f"--{key.replace('_', '-')} {val:g}" if isinstance(val, float) else
-                     f"--{key.replace('_', '-')} {val}")
+    flags = [f"{flag} {val:g}" if isinstance(val, float) else f"{flag} {val}"
+             for flag, val in _changed(fit, COMBINER_DEFAULTS, ("problems", "train_dirs"))]
     first = f" (first {fit['n']})" if fit["n"] else ""
     noise = (f", white noise σ_n spread over [{fit['noise_min']:g}, {fit['noise_max']:g}] across the draws"
              if fit.get("noise_max") else "")

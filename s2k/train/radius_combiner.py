@@ -32,10 +32,10 @@ import torch
 from tqdm import tqdm
 
 from s2k.checkpoint import save_checkpoint
-from s2k.data import iter_synthetic_set, list_images
+from s2k.data import SyntheticItem, iter_synthetic_set, list_images
 from s2k.disk_radius import RadiusRegressor, load_radius_regressor
 from s2k.errors import S2KError
-from s2k.estimate import get_estimator
+from s2k.estimate import KernelEstimator, get_estimator
 from s2k.kernel_fit import fit_disk
 from s2k.nets.radius import CombinerConfig, RadiusCombiner
 from s2k.train.estimator import DEFAULT_TRAIN_DIRS
@@ -71,6 +71,15 @@ class CombinerFitConfig:
         return self.noise_min + (self.noise_max - self.noise_min) * (draw + 0.5) / self.draws
 
 
+def radius_readings(
+    reg: RadiusRegressor, item: SyntheticItem, est: KernelEstimator
+) -> tuple[float, float, float]:
+    """One disk problem's (true radius, r_S2K, r_CNN): the disks fitted to the drawn kernel and to ``est``'s
+    estimate, and ``reg``'s reading of the LR image (the benchmark's true radius is the same fit)."""
+    r_s2k = fit_disk(est.estimate(item.lr, reg.scale)).params["radius"]
+    return fit_disk(item.kernel).params["radius"], r_s2k, reg.radius(item.lr)
+
+
 def radius_problems(reg: RadiusRegressor, cfg: CombinerFitConfig, progress: bool = True) -> np.ndarray:
     """``N × 3`` array of (true radius, r_S2K, r_CNN) over the folders' images and the kernel draws."""
     est = get_estimator("disk")
@@ -86,8 +95,7 @@ def radius_problems(reg: RadiusRegressor, cfg: CombinerFitConfig, progress: bool
         for seed in range(cfg.draws):
             for d in cfg.train_dirs:
                 for item in iter_synthetic_set(d, "disk", reg.scale, n, seed, cfg.draw_noise(seed)):
-                    r_s2k = fit_disk(est.estimate(item.lr, reg.scale)).params["radius"]
-                    rows.append((fit_disk(item.kernel).params["radius"], r_s2k, reg.radius(item.lr)))
+                    rows.append(radius_readings(reg, item, est))
                     bar.update()
     return np.asarray(rows, dtype=np.float64)
 
