@@ -391,8 +391,23 @@ def test_training_can_start_from_a_smaller_network_grown(tmp_path):
     other = DenoiserConfig(channels=3, unshuffle=2, widths=(16, 32), blocks=(0, 1))
     with pytest.raises(S2KError):  # widths that do not extend the file's: nothing to grow into
         init_denoiser(DenoiserNet(other), tmp_path / "small.safetensors", grow=True)
-    with pytest.raises(S2KError):
-        init_denoiser(RoundDenoisers(big_cfg, 2), tmp_path / "small.safetensors", grow=True)
+    rounds = RoundDenoisers(big_cfg, 2)  # a shared file grows into every round
+    init_denoiser(rounds, tmp_path / "small.safetensors", grow=True)
+    with torch.no_grad():
+        _close(rounds(x, sig, 1), small(x, sig), atol=1e-6)
+    small_rounds = RoundDenoisers(TINY, 2)  # a file per round grows round by round
+    for i, own in enumerate(small_rounds.nets):
+        own.load_state_dict(small.state_dict())
+        torch.nn.init.normal_(own.tail.weight, std=0.1 * (i + 1))
+    save_checkpoint(tmp_path / "rounds.safetensors", {"net": small_rounds}, None,
+                    {"kind": "s2k-denoiser", "denoiser": TINY.to_dict(), "rounds": 2})
+    init_denoiser(rounds, tmp_path / "rounds.safetensors", grow=True)
+    with torch.no_grad():
+        for i in range(2):
+            _close(rounds(x, sig, i), small_rounds(x, sig, i), atol=1e-6)
+        assert (rounds(x, sig, 0) - rounds(x, sig, 1)).abs().max() > 1e-3
+    with pytest.raises(S2KError):  # two networks cannot grow into three rounds
+        init_denoiser(RoundDenoisers(big_cfg, 3), tmp_path / "rounds.safetensors", grow=True)
     with pytest.raises(S2KError):
         DenoiserTrainConfig(grow=True)  # grow needs init
 

@@ -22,9 +22,9 @@ never show, the image's edges. The network stays a σ-conditioned residual
 denoiser, so it still runs in every PnP round at inference. ``rounds`` = ``sr_iterations`` (> 1) trains
 one network per round instead of one shared by all (:class:`s2k.nets.denoiser.RoundDenoisers`, untied
 weights: the same cost per round); ``init`` may then be a shared network, copied into every round.
-``grow`` (with ``init``): the file holds a smaller shared network (fewer levels or blocks), grown into the
-configured one so that training starts from exactly what it computed
-(:func:`s2k.nets.denoiser.grow_denoiser`).
+``grow`` (with ``init``): the file holds a smaller network (fewer levels or blocks; shared, or one per
+round), grown into the configured one so that training starts from exactly what it computed
+(:func:`s2k.nets.denoiser.grow_denoiser`, round by round).
 
 Validation: the first ``val_count`` images of ``val_dir`` (sorted; default BSD100), centre crops of
 ``val_crop`` pixels, each with fixed noise (``numpy.random.default_rng([val_seed, round(σ)])``) at every
@@ -110,7 +110,7 @@ class DenoiserTrainConfig:
 
     objective: str = "denoise"  # or "sr": train through the unrolled PnP loop (module docstring)
     init: str = ""  # start from these weights (shipped denoiser file or run checkpoint)
-    grow: bool = False  # init holds a smaller shared network: grow it into this one (grow_denoiser)
+    grow: bool = False  # init holds a smaller network (shared or per round): grow it into this one
     train_dirs: tuple[str, ...] = DEFAULT_TRAIN_DIRS
     val_dir: str = DEFAULT_VAL_DIR  # "" disables validation
     val_start: int = 0  # first validation image (sorted order)
@@ -377,9 +377,9 @@ def validate_sr(
 def init_denoiser(net: DenoiserNet | RoundDenoisers, path: str | Path, grow: bool = False) -> None:
     """Load a denoiser's weights from a shipped file or a run checkpoint (fine-tuning start); a shared
     network may start every round of a :class:`RoundDenoisers`. Raises S2KError when the file holds
-    another network (other shape, or another number of rounds). ``grow``: the file holds a smaller shared
-    network (fewer levels or blocks), grown into ``net`` so that it starts computing exactly the same
-    (:func:`s2k.nets.denoiser.grow_denoiser`)."""
+    another network (other shape, or another number of rounds). ``grow``: the file holds a smaller network
+    (fewer levels or blocks; shared, or one per round as many as ``net`` has), grown into ``net`` round by
+    round so that it starts computing exactly the same (:func:`s2k.nets.denoiser.grow_denoiser`)."""
 
     if grow:
         _grow_into(net, path)
@@ -413,21 +413,23 @@ def _file_network(meta: dict[str, Any]) -> tuple[DenoiserConfig, int]:
 
 
 def _grow_into(net: DenoiserNet | RoundDenoisers, path: str | Path) -> None:
-    if isinstance(net, RoundDenoisers):
-        raise S2KError("grow starts one shared network (rounds = 1)")
     meta = read_metadata(path)
     if meta.get("kind") not in _NETWORK_KINDS:
         raise S2KError(f"{path}: not one of {', '.join(_NETWORK_KINDS)}")
     small, rounds = _file_network(meta)
-    if rounds != 1:
-        raise S2KError(f"{path}: one network per round; grow starts from a shared network")
-    source = DenoiserNet(small)
+    own = net.rounds if isinstance(net, RoundDenoisers) else 1
+    if rounds not in (1, own):
+        raise S2KError(f"{path}: {rounds} networks (one per round); cannot grow them into {own}")
+    source = build_denoiser(small, rounds)
     load_checkpoint(path, {"net": source}, strict=True)
-    try:
-        grown = grow_denoiser(source, net.config)
-    except ValueError as exc:
-        raise S2KError(f"{path}: cannot grow its network {small} into {net.config}: {exc}") from None
-    net.load_state_dict(grown.state_dict())
+    sources = list(source.nets) if isinstance(source, RoundDenoisers) else [source] * own
+    targets = list(net.nets) if isinstance(net, RoundDenoisers) else [net]
+    for src, dst in zip(sources, targets, strict=True):  # each round grown from its own (or the shared) net
+        try:
+            grown = grow_denoiser(src, net.config)
+        except ValueError as exc:
+            raise S2KError(f"{path}: cannot grow its network {small} into {net.config}: {exc}") from None
+        dst.load_state_dict(grown.state_dict())
 
 
 @dataclass
