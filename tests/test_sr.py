@@ -525,9 +525,10 @@ def test_shipped_scale_priors_are_round_networks_with_cards(scale):
     meta = read_metadata(path)
     assert meta["kind"] == "s2k-denoiser" and meta["rounds"] == 8
     assert meta["training"]["config"]["sr_scales"] == [scale]
-    assert [st["stage"] for st in meta["history"]] == [1, 2, 3, 4]
+    stages = [st["stage"] for st in meta["history"]]
+    assert stages == list(range(1, len(stages) + 1)) and len(stages) >= 4  # stage 4: the per-scale fine-tune
     card = path.with_suffix(".md").read_text()
-    assert "stage 4 training" in card and "H200" in card
+    assert all(f"stage {n} training" in card for n in stages) and "H200" in card
     assert isinstance(prior_for_scale(scale, 8), RoundDenoisers)
 
 
