@@ -101,6 +101,11 @@ def load_radius_regressor(path: str | Path) -> RadiusRegressor:
     combiner = None
     if "combiner" in meta:
         combiner = modules["C"] = RadiusCombiner(CombinerConfig(**meta["combiner"]["net"]))
+        if abs(combiner.config.blend - float(meta.get("blend", 1.0))) > 1e-9:  # the weight is stored twice
+            raise S2KError(
+                f"{path}: its combiner was fitted around blend {combiner.config.blend}, but the file's blend "
+                f"is {meta.get('blend', 1.0)}: refit it (s2k train radius-combiner)"
+            )
     load_checkpoint(path, modules)
     if combiner is not None:
         combiner = combiner.float().eval()

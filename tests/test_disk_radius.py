@@ -309,6 +309,10 @@ def test_cli_fits_a_combiner_that_the_regressor_then_uses(tmp_path, image_folder
     again = tmp_path / "c2.safetensors"
     assert main([*args[:2], str(out), "--out", str(again), *args[5:]]) == 0  # a file that has one: replaced
     assert dr.load_radius_regressor(again).combine(1.5, 2.5) == pytest.approx(after.combine(1.5, 2.5))
+    edited = tmp_path / "edited.safetensors"  # a blend changed by hand after the fit: refused on load
+    save_checkpoint(edited, {"R": after.net, "C": after.combiner}, None, {**meta, "blend": 0.7})
+    with pytest.raises(S2KError, match="refit"):
+        dr.load_radius_regressor(edited)
     capsys.readouterr()
     missing = tmp_path / "none.safetensors"
     assert main(["train", "radius-combiner", str(missing), "--out", str(tmp_path / "x.safetensors")]) == 2
