@@ -30,6 +30,7 @@ from s2k.data import make_synthetic_set
 from s2k.family import choose_family
 from s2k.kernels import FAMILIES
 from s2k.metrics import kernel_dv, psnr_y
+from s2k.noise import auto_noise
 from s2k.pipeline import super_resolve
 
 
@@ -42,6 +43,10 @@ def main() -> None:
     p.add_argument("--sr", action="store_true", help="also blind pnp SR with each family's kernel")
     p.add_argument("--out", help="per-image CSV")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--noise", type=float, default=0.0, help="LR noise σ_n, 0..255")
+    p.add_argument("--told", choices=("zero", "true", "estimated"), default="zero",
+                   help="the noise level auto is told: 0 (default), the true σ_n, or estimated from the LR "
+                   "image as s2k estimate/sr do (s2k.noise.auto_noise)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     rows = []
@@ -49,8 +54,10 @@ def main() -> None:
     for s in map(int, args.scales.split(",")):
         conf = np.zeros((3, 3), dtype=int)
         for ti, fam in enumerate(FAMILIES):
-            for it in make_synthetic_set(args.hr, fam, s, args.n):
-                ch = choose_family(it.lr, s, args.classifier)
+            for it in make_synthetic_set(args.hr, fam, s, args.n, noise=args.noise):
+                told = {"zero": 0.0, "true": args.noise}.get(args.told)
+                told = auto_noise(it.lr)[0] if told is None else told
+                ch = choose_family(it.lr, s, args.classifier, noise=told)
                 row = {
                     "scale": s,
                     "family": fam,
@@ -61,6 +68,7 @@ def main() -> None:
                     "dv_auto": kernel_dv(ch.kernel, it.kernel),
                     "dv_true_family": kernel_dv(ch.kernels[fam], it.kernel),
                     "dv_gaussian": kernel_dv(ch.kernels["gaussian"], it.kernel),
+                    "noise_told": told,
                 }
                 if args.sr:
                     psnr = {}
@@ -98,7 +106,7 @@ def main() -> None:
             w.writeheader()
             w.writerows(rows)
     print(f"# {Path(args.hr).name}, {platform.machine()}, torch {torch.__version__}, {args.threads} threads, "
-          f"{time.perf_counter() - t0:.0f} s")
+          f"noise {args.noise} (told: {args.told}), {time.perf_counter() - t0:.0f} s")
 
 
 if __name__ == "__main__":

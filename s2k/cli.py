@@ -216,7 +216,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_estimate(args: argparse.Namespace) -> None:
-    from s2k.estimate import estimate_kernel, finalize_kernel, noisy_model
+    from s2k.estimate import NOISY_LEVEL, estimate_kernel, finalize_kernel, noisy_model
     from s2k.io import read_image, save_kernel
     from s2k.kernel_fit import PARAMETRIC_FAMILIES, fit_kernel
     from s2k.viz import save_kernel_png
@@ -225,20 +225,22 @@ def cmd_estimate(args: argparse.Namespace) -> None:
     png = _out_path(args.png, (".png",), "--png")
     image = read_image(args.image)
     t0 = time.perf_counter()
-    family, said, noise = args.family, args.family, 0.0
+    family, said, noise = args.family, args.family, args.noise
+    if noise == "auto":
+        from s2k.noise import auto_noise
+
+        noise = auto_noise(image, _jpeg_floor(Path(args.image)))[0]
     if args.family == "auto":
         if args.weights:
             raise S2KError("--weights names one family's model; it cannot be used with --family auto")
         from s2k.family import choose_family
 
-        choice = choose_family(image, args.scale, resolve_flip=not args.no_flip, fit_family=False)
+        choice = choose_family(image, args.scale, noise=noise, resolve_flip=not args.no_flip,
+                               fit_family=False)
         family, said, k = choice.family, choice.describe(), choice.kernel
+        if noise >= NOISY_LEVEL:
+            said += f" (noise σ {noise:.1f}: estimates and choice for noisy images)"
     else:
-        noise = args.noise
-        if noise == "auto":
-            from s2k.noise import auto_noise
-
-            noise = auto_noise(image, _jpeg_floor(Path(args.image)))[0]
         k = estimate_kernel(image, args.scale, family, weights=args.weights, resolve_flip=not args.no_flip,
                             fit_family=False, noise=noise)
         if args.weights is None and noisy_model(family, noise):
@@ -418,8 +420,12 @@ def cmd_train_family(args: argparse.Namespace) -> None:
     cfg = dataclass_from_args(FamilyFitConfig, args)
     clf = fit_family_classifier(cfg, progress=not args.quiet)
     clf.save(args.out)
-    acc = ", ".join(f"×{s} {100 * a:.0f} %" for s, a in clf.meta["fit_accuracy"].items())
-    print(f"family classifier -> {args.out} (accuracy on its own fitting data: {acc}; "
+    parts = [(what, clf.meta[key]) for what, key in (("noise-free", "fit_accuracy"),
+                                                     ("noisy", "noisy_fit_accuracy")) if key in clf.meta]
+    acc = "; ".join(
+        what + " " + ", ".join(f"×{s} {100 * a:.0f} %" for s, a in by.items()) for what, by in parts
+    )
+    print(f"family classifier -> {args.out} (accuracy on its own fitting data: {acc or 'kept from base'}; "
           f"{clf.meta['wall_time_s']:.0f} s)")
 
 

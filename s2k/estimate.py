@@ -205,7 +205,7 @@ def estimate_kernel(
             raise S2KError("weights= names one family's model; it cannot be used with family='auto'")
         from s2k.family import choose_family
 
-        return choose_family(arr, scale, resolve_flip=resolve_flip, fit_family=fit_family).kernel
+        return choose_family(arr, scale, noise=noise, resolve_flip=resolve_flip, fit_family=fit_family).kernel
     est = get_estimator(family, weights, noise)
     k = est.estimate(arr, scale)
     return finalize_kernel(arr, k, scale, family, resolve_flip, fit_family, noise=noise)

@@ -9,6 +9,8 @@ compact blob, the disk estimator's answer fits a disk best when the blur is a di
 are the features (:func:`family_features`) of a linear discriminant (one per scale: class means and a
 pooled covariance, equal priors), fitted on synthetic LR images of the training pool
 (:func:`fit_family_classifier`) and shipped as ``s2k/weights/family.safetensors`` with a model card.
+Noise moves every feature, so an image told a noise level σ_n ≥ :data:`s2k.estimate.NOISY_LEVEL` is read
+by the estimators a noisy image gets and judged by a second discriminant per scale, fitted on noisy images.
 
 :func:`choose_family` returns the family with the highest posterior probability, the probabilities (a
 confidence that can be shown to users; they are the discriminant's, calibrated only as far as its
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -62,32 +64,43 @@ def family_features(fits: dict[str, KernelFit]) -> np.ndarray:
 @dataclass(frozen=True)
 class FamilyClassifier:
     """Linear discriminant per scale: ``means[s]`` (3 × 6, rows in the order of :data:`FAMILIES`) and
-    ``precision[s]`` (6 × 6, the inverse of the pooled within-class covariance)."""
+    ``precision[s]`` (6 × 6, the inverse of the pooled within-class covariance), fitted on noise-free
+    images; ``noisy_means`` / ``noisy_precision`` the same fitted on noisy images (features from the
+    estimators a noisy image gets, :func:`s2k.estimate.get_estimator` with its noise level), for the
+    scales that have them."""
 
     means: dict[int, np.ndarray]
     precision: dict[int, np.ndarray]
     meta: dict
+    noisy_means: dict[int, np.ndarray] = field(default_factory=dict)
+    noisy_precision: dict[int, np.ndarray] = field(default_factory=dict)
 
     @property
     def scales(self) -> tuple[int, ...]:
         return tuple(sorted(self.means))
 
-    def probabilities(self, features: np.ndarray, scale: int) -> np.ndarray:
-        """Posterior probability of each family (order of :data:`FAMILIES`), equal priors."""
+    def probabilities(self, features: np.ndarray, scale: int, noisy: bool = False) -> np.ndarray:
+        """Posterior probability of each family (order of :data:`FAMILIES`), equal priors; ``noisy``: by
+        the discriminant fitted on noisy images where the scale has one (else the noise-free one)."""
         if scale not in self.means:
             shown = ", ".join(f"×{s}" for s in self.scales)
             raise S2KError(f"the family classifier is fitted for {shown}, not ×{scale}")
-        d = features[None, :] - self.means[scale]
-        score = -0.5 * np.einsum("ij,jk,ik->i", d, self.precision[scale], d)
+        use_noisy = noisy and scale in self.noisy_means
+        means = (self.noisy_means if use_noisy else self.means)[scale]
+        precision = (self.noisy_precision if use_noisy else self.precision)[scale]
+        d = features[None, :] - means
+        score = -0.5 * np.einsum("ij,jk,ik->i", d, precision, d)
         p = np.exp(score - score.max())
         return p / p.sum()
 
     def save(self, path: str | Path) -> None:
         tensors = {}
-        for s in self.scales:
-            # copies: safetensors refuses tensors that share memory (one array used for two scales)
-            tensors[f"x{s}.means"] = torch.tensor(np.asarray(self.means[s], dtype=np.float64))
-            tensors[f"x{s}.precision"] = torch.tensor(np.asarray(self.precision[s], dtype=np.float64))
+        parts = {"means": self.means, "precision": self.precision, "noisy_means": self.noisy_means,
+                 "noisy_precision": self.noisy_precision}
+        for what, by_scale in parts.items():
+            for s, arr in by_scale.items():
+                # copies: safetensors refuses tensors that share memory (one array used for two scales)
+                tensors[f"x{s}.{what}"] = torch.tensor(np.array(arr, dtype=np.float64, order="C"))
         meta = {**self.meta, "kind": KIND, "families": list(FAMILIES), "features": list(FEATURE_NAMES)}
         atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"s2k": json.dumps(meta)}))
 
@@ -99,13 +112,19 @@ def load_family_classifier(path: str | Path) -> FamilyClassifier:
         FEATURE_NAMES
     ):
         raise S2KError(f"{path}: family classifier for other families or features")
-    means, precision = {}, {}
+    parts: dict[str, dict[int, np.ndarray]] = {
+        "means": {}, "precision": {}, "noisy_means": {}, "noisy_precision": {}
+    }
     with safe_open(str(path), framework="pt") as f:
         for key in f.keys():
             scale, what = key.split(".")
-            arr = f.get_tensor(key).double().numpy()
-            (means if what == "means" else precision)[int(scale[1:])] = arr
-    return FamilyClassifier(means, precision, meta)
+            if what not in parts:
+                raise S2KError(f"{path}: unknown tensor {key} in a family classifier")
+            parts[what][int(scale[1:])] = f.get_tensor(key).double().numpy()
+    if set(parts["noisy_means"]) != set(parts["noisy_precision"]):
+        raise S2KError(f"{path}: noisy discriminants without their means or precision")
+    return FamilyClassifier(parts["means"], parts["precision"], meta, parts["noisy_means"],
+                            parts["noisy_precision"])
 
 
 @functools.lru_cache(maxsize=1)
@@ -150,13 +169,18 @@ def choose_family(
     scale: int,
     classifier: FamilyClassifier | str | Path | None = None,
     *,
+    noise: float = 0.0,
     resolve_flip: bool = True,
     fit_family: bool = True,
 ) -> FamilyChoice:
     """Estimate the kernel with every family's shipped estimator and choose the family (module
-    docstring). ``classifier``: the shipped one (None), another one or its file. ``resolve_flip`` and
-    ``fit_family`` apply to the returned kernels as in :func:`s2k.estimate_kernel`."""
-    from s2k.estimate import check_image_for_estimation, finalize_kernel, get_estimator
+    docstring). ``classifier``: the shipped one (None), another one or its file. ``noise``: the image's
+    noise level σ_n (0..255), as :func:`s2k.estimate_kernel` takes it: each family's estimate is the one a
+    noisy image gets there (noise-trained models, disk radii), and from
+    :data:`s2k.estimate.NOISY_LEVEL` on the family is chosen by the discriminant fitted on noisy images
+    where the classifier has one. ``resolve_flip`` and ``fit_family`` apply to the returned kernels as in
+    :func:`s2k.estimate_kernel`."""
+    from s2k.estimate import NOISY_LEVEL, check_image_for_estimation, finalize_kernel, get_estimator
 
     scale = check_scale(scale)
     arr = check_image_for_estimation(image)
@@ -166,12 +190,14 @@ def choose_family(
         clf = classifier
     else:
         clf = load_family_classifier(classifier)
-    raw = {fam: get_estimator(fam).estimate(arr, scale) for fam in FAMILIES}
+    raw = {fam: get_estimator(fam, noise=noise).estimate(arr, scale) for fam in FAMILIES}
     fits = family_fits(raw)
-    probs = clf.probabilities(family_features(fits), scale)
+    probs = clf.probabilities(family_features(fits), scale, noisy=noise >= NOISY_LEVEL)
     family = FAMILIES[int(np.argmax(probs))]
     kernels = {
-        fam: finalize_kernel(arr, raw[fam], scale, fam, resolve_flip, fit_family, fits.get(f"{fam}|{fam}"))
+        fam: finalize_kernel(
+            arr, raw[fam], scale, fam, resolve_flip, fit_family, fits.get(f"{fam}|{fam}"), noise=noise
+        )
         for fam in FAMILIES
     }
     return FamilyChoice(family, {f: float(p) for f, p in zip(FAMILIES, probs, strict=True)}, kernels)

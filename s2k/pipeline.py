@@ -121,7 +121,7 @@ def super_resolve(
     elif family == AUTO:
         from s2k.family import choose_family
 
-        choice = choose_family(lr, scale)
+        choice = choose_family(lr, scale, noise=noise)
         k, fam, probs = choice.kernel, choice.family, choice.probabilities
     else:
         k, fam = estimate_kernel(lr, scale, family, noise=noise), family

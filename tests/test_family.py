@@ -59,6 +59,16 @@ def test_classifier_file_round_trip(tmp_path):
     assert back.scales == (2, 4) and back.meta["note"] == "test"
     for s in (2, 4):
         np.testing.assert_allclose(back.probabilities(x[0], s), clf.probabilities(x[0], s))
+    assert back.noisy_means == {}  # a classifier without noisy discriminants: the noise-free one serves
+    np.testing.assert_allclose(back.probabilities(x[0], 2, noisy=True), clf.probabilities(x[0], 2))
+    noisy = FamilyClassifier({2: means, 4: means}, {2: precision, 4: precision}, {}, {2: means[::-1]},
+                             {2: precision})
+    noisy.save(tmp_path / "n.safetensors")
+    back = load_family_classifier(tmp_path / "n.safetensors")
+    assert set(back.noisy_means) == {2}
+    np.testing.assert_allclose(back.probabilities(x[0], 2, noisy=True), noisy.probabilities(x[0], 2, True))
+    np.testing.assert_allclose(back.probabilities(x[0], 2, noisy=True), clf.probabilities(x[0], 2)[::-1])
+    np.testing.assert_allclose(back.probabilities(x[0], 4, noisy=True), clf.probabilities(x[0], 2))
     (tmp_path / "bad.safetensors").write_bytes(b"not a file")
     with pytest.raises(S2KError):
         load_family_classifier(tmp_path / "bad.safetensors")
@@ -71,6 +81,7 @@ def test_shipped_classifier_is_safetensors_with_a_card():
     assert path.is_file() and not path.read_bytes()[:2].startswith(b"\x80")
     assert path.with_suffix(".md").is_file()
     assert load_family_classifier(path).scales == (2, 3, 4)
+    assert sorted(load_family_classifier(path).noisy_means) == [2, 3, 4]  # noisy images have their own
 
 
 def test_choose_family_api():
@@ -84,6 +95,11 @@ def test_choose_family_api():
         assert k.shape == (KERNEL_SIZES[fam],) * 2 and abs(k.sum() - 1) < 1e-9
         np.testing.assert_allclose(k, s2k.estimate_kernel(lr, 2, fam), atol=1e-12)
     np.testing.assert_array_equal(s2k.estimate_kernel(lr, 2, "auto"), choice.kernel)
+    noisy = s2k.choose_family(lr, 2, noise=5.0)  # the estimates a noisy image gets, family by family
+    for fam, k in noisy.kernels.items():
+        np.testing.assert_allclose(k, s2k.estimate_kernel(lr, 2, fam, noise=5.0), atol=1e-12)
+    assert not np.allclose(noisy.kernels["gaussian"], choice.kernels["gaussian"])  # the noise-trained model
+    np.testing.assert_array_equal(s2k.estimate_kernel(lr, 2, "auto", noise=5.0), noisy.kernel)
     assert choice.family in choice.describe() and "%" in choice.describe()
     with pytest.raises(S2KError):
         s2k.estimate_kernel(lr, 2, "auto", weights=s2k.estimate.default_weights("gaussian"))
@@ -120,12 +136,13 @@ def test_sr_pipeline_reports_the_chosen_family():
 def test_cli_estimate_and_sr_with_auto(tmp_path, capsys):
     lr = degrade(textured_image(120, 100, 3, seed=2), gaussian_kernel(15, 2.0, 1.0, 0.5), 2)
     write_image(tmp_path / "lr.png", lr)
-    assert main(["estimate", str(tmp_path / "lr.png"), "-s", "2", "--family", "auto",
-                 "-o", str(tmp_path / "k.npy")]) == 0
-    out = capsys.readouterr().out
-    assert "(auto:" in out
-    choice = s2k.choose_family(s2k.read_image(tmp_path / "lr.png"), 2)
-    np.testing.assert_allclose(np.load(tmp_path / "k.npy"), choice.kernel, atol=1e-12)
+    for noise in (0.0, 5.0):
+        assert main(["estimate", str(tmp_path / "lr.png"), "-s", "2", "--family", "auto", "--noise",
+                     str(noise), "-o", str(tmp_path / "k.npy")]) == 0
+        out = capsys.readouterr().out
+        assert "(auto:" in out and ("noisy images" in out) == (noise > 0)
+        choice = s2k.choose_family(s2k.read_image(tmp_path / "lr.png"), 2, noise=noise)
+        np.testing.assert_allclose(np.load(tmp_path / "k.npy"), choice.kernel, atol=1e-12)
     assert main(["sr", str(tmp_path / "lr.png"), "-s", "2", "--family", "auto",
                  "-o", str(tmp_path / "sr.png")]) == 0
     assert "(auto," in capsys.readouterr().out
@@ -149,3 +166,25 @@ def test_fit_family_classifier_tiny(tmp_path):
         FamilyFitConfig(n=1)
     with pytest.raises(S2KError):
         fit_family_classifier(FamilyFitConfig(hr_dir=str(tmp_path / "none"), n=3), progress=False)
+
+
+def test_fit_family_classifier_for_noisy_images(tmp_path):
+    for i in range(4):
+        write_image(tmp_path / f"hr{i}.png", textured_image(64, 64, 3, seed=20 + i))
+    cfg = FamilyFitConfig(hr_dir=str(tmp_path), n=4, seed=1, scales=(2,), noise_min=2.0, noise_max=6.0,
+                          noise_groups=2)
+    assert [cfg.group_noise(g) for g in range(2)] == [3.0, 5.0]
+    clf = fit_family_classifier(cfg, progress=False)
+    assert clf.noisy_means[2].shape == (3, len(FEATURE_NAMES))
+    assert clf.meta["noisy_samples_per_scale"] == {"2": 12}
+    assert not np.allclose(clf.noisy_means[2], clf.means[2])  # noisy images read otherwise
+    clf.save(tmp_path / "c.safetensors")
+    kept = fit_family_classifier(FamilyFitConfig(**{**cfg.__dict__, "base": str(tmp_path / "c.safetensors")}),
+                                 progress=False)
+    np.testing.assert_array_equal(kept.means[2], clf.means[2])  # the base's noise-free part, not refitted
+    np.testing.assert_allclose(kept.noisy_means[2], clf.noisy_means[2])  # the same noisy fit (seeded)
+    assert "fit_accuracy" not in kept.meta and "base" in kept.meta
+    for bad in ({"noise_min": 3.0, "noise_max": 2.0}, {"noise_max": 4.0, "noise_groups": 3},
+                {"base": "x.safetensors"}):
+        with pytest.raises(S2KError):
+            FamilyFitConfig(hr_dir=str(tmp_path), n=4, **bad)
