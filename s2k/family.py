@@ -181,9 +181,11 @@ def choose_family(
     where the classifier has one. ``resolve_flip`` and ``fit_family`` apply to the returned kernels as in
     :func:`s2k.estimate_kernel`."""
     from s2k.estimate import NOISY_LEVEL, check_image_for_estimation, finalize_kernel, get_estimator
+    from s2k.noise import check_noise_level
 
     scale = check_scale(scale)
     arr = check_image_for_estimation(image)
+    noise = check_noise_level(noise)
     if classifier is None:
         clf = _shipped()
     elif isinstance(classifier, FamilyClassifier):

@@ -100,6 +100,9 @@ def test_choose_family_api():
         np.testing.assert_allclose(k, s2k.estimate_kernel(lr, 2, fam, noise=5.0), atol=1e-12)
     assert not np.allclose(noisy.kernels["gaussian"], choice.kernels["gaussian"])  # the noise-trained model
     np.testing.assert_array_equal(s2k.estimate_kernel(lr, 2, "auto", noise=5.0), noisy.kernel)
+    for bad in (-1.0, float("nan")):
+        with pytest.raises(S2KError, match="noise"):
+            s2k.choose_family(lr, 2, noise=bad)
     assert choice.family in choice.describe() and "%" in choice.describe()
     with pytest.raises(S2KError):
         s2k.estimate_kernel(lr, 2, "auto", weights=s2k.estimate.default_weights("gaussian"))
