@@ -55,8 +55,10 @@ def main() -> None:
         conf = np.zeros((3, 3), dtype=int)
         for ti, fam in enumerate(FAMILIES):
             for it in make_synthetic_set(args.hr, fam, s, args.n, noise=args.noise):
-                told = {"zero": 0.0, "true": args.noise}.get(args.told)
-                told = auto_noise(it.lr)[0] if told is None else told
+                if args.told == "estimated":
+                    told = auto_noise(it.lr)[0]
+                else:
+                    told = args.noise if args.told == "true" else 0.0
                 ch = choose_family(it.lr, s, args.classifier, noise=told)
                 row = {
                     "scale": s,

@@ -42,6 +42,12 @@ def append_csv(path: Path, row: dict[str, Any]) -> None:
         w.writerow(row)
 
 
+def spread_level(low: float, high: float, index: int, count: int) -> float:
+    """The ``index``-th of ``count`` levels spread evenly over ``[low, high]`` (bin centres:
+    ``low + (high − low)·(index + 0.5) / count``), e.g. the noise levels of a fit's image groups."""
+    return low + (high - low) * (index + 0.5) / count
+
+
 def schedule_progress(it: int, iterations: int, elapsed_s: float = 0.0, time_limit_min: float = 0.0) -> float:
     """How far a run is through its schedule, in [0, 1]: ``it / iterations``, or, with a time limit
     (minutes, > 0), the larger of that and the fraction of the time limit spent (so a run capped by time,

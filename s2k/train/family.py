@@ -28,6 +28,7 @@ from s2k.errors import S2KError
 from s2k.estimate import get_estimator
 from s2k.family import FamilyClassifier, family_features, family_fits, fit_lda, load_family_classifier
 from s2k.kernels import FAMILIES
+from s2k.train.common import spread_level
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class FamilyFitConfig:
 
     def group_noise(self, group: int) -> float:
         """σ_n of the images of noise group ``group``."""
-        return self.noise_min + (self.noise_max - self.noise_min) * (group + 0.5) / self.noise_groups
+        return spread_level(self.noise_min, self.noise_max, group, self.noise_groups)
 
 
 def collect_features(

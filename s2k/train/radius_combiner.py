@@ -38,6 +38,7 @@ from s2k.errors import S2KError
 from s2k.estimate import KernelEstimator, get_estimator
 from s2k.kernel_fit import fit_disk
 from s2k.nets.radius import CombinerConfig, RadiusCombiner
+from s2k.train.common import spread_level
 from s2k.train.estimator import DEFAULT_TRAIN_DIRS
 
 
@@ -68,7 +69,7 @@ class CombinerFitConfig:
 
     def draw_noise(self, draw: int) -> float:
         """The noise level σ_n of kernel draw ``draw``."""
-        return self.noise_min + (self.noise_max - self.noise_min) * (draw + 0.5) / self.draws
+        return spread_level(self.noise_min, self.noise_max, draw, self.draws)
 
 
 def radius_readings(
