@@ -31,6 +31,7 @@ def main() -> None:
     p.add_argument("--val-count", type=int, default=8)
     p.add_argument("--noise", type=float, default=0.0, help="LR noise σ_n, 0..255 (default 0)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--digits", type=int, default=2, help="decimals of the printed PSNR-Y (default 2)")
     p.add_argument("--iterations", type=int, default=PnPConfig.iterations,
                    help="HQS rounds for the learned priors (default 8, what they were trained with)")
     p.add_argument("--cases", default=",".join(DenoiserTrainConfig.sr_val_cases),
@@ -56,7 +57,8 @@ def main() -> None:
             sr = np.round(np.clip(sr, 0, 255))
             scores[it.case].append(psnr_y(it.hr, sr, shave=it.scale))
         means = [float(np.mean(scores[c])) for c in cases]
-        print(f"| {prior} | " + " | ".join(f"{m:.2f}" for m in means) + f" | {np.mean(means):.2f} |")
+        d = args.digits
+        print(f"| {prior} | " + " | ".join(f"{m:.{d}f}" for m in means) + f" | {np.mean(means):.{d}f} |")
     n = len(items) // len(cases)
     print(f"# {n} images, noise {args.noise}, {args.iterations} HQS rounds for learned priors, "
           f"{platform.machine()}, torch {torch.__version__}")

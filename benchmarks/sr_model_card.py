@@ -72,7 +72,7 @@ def _denoiser_stage(st: dict) -> list[str]:
         data = (
             f"{crops}; per batch one scale of {cfg['sr_scales']}, per crop a kernel of {', '.join(cfg['sr_families'])} "
             f"(paper ranges), {blur}, noise σ_n uniform in [0, {cfg['sr_noise_max']}] on "
-            f"{100 * cfg['sr_noisy_fraction']:.0f} % of the crops, 8-bit rounding; loss L1 of the output of "
+            f"{100 * cfg['sr_noisy_fraction']:.0f} % of the crops, 8-bit rounding; loss {cfg.get('loss', 'l1').upper()} of the output of "
             f"{cfg['sr_iterations']} rounds of {loop} (DPIR schedule"
             + (", views cycled" if cfg.get("sr_cycle_views") else "")
             + ") to the HR crop"
