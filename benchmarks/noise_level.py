@@ -2,12 +2,14 @@
 
 The benchmark's problems (:func:`s2k.data.make_synthetic_set`: the first N images of a folder, seed 0) with
 white Gaussian noise σ_n added before 8-bit rounding, non-blind pnp with the true kernel told three things
-about the noise: nothing (σ_n = 0, the default), the truth, and the estimate; with ``--blind``, also blind
-pnp (the kernel estimated by the family's S2K model) with the noise estimated: what ``s2k sr`` does by
-default. With ``--jpeg Q`` the LR images (noise included) are stored as JPEG of quality Q and read back
-first, and a fourth way is added: the estimate raised to the JPEG floor of the file's quantisation table
-(:func:`s2k.noise.jpeg_noise_floor`: what ``s2k sr`` does with a JPEG file). Prints, per case and σ_n, the
-mean estimate (and its range) and the mean PSNR-Y of each (s border pixels shaved); rows go to ``--out``.
+about the noise: nothing (σ_n = 0, the default), the truth, and the estimate; with ``--blind``, also blind pnp
+(the kernel estimated by the family's S2K model) with the noise estimated: what ``s2k sr`` does by default;
+with ``--auto-family``, also blind pnp with the family chosen by ``family="auto"`` and the noise estimated
+(what ``s2k sr --family auto`` does). With ``--jpeg Q`` the LR images (noise included) are stored as JPEG of
+quality Q and read back first, and a fourth way is added: the estimate raised to the JPEG floor of the file's
+quantisation table (:func:`s2k.noise.jpeg_noise_floor`: what ``s2k sr`` does with a JPEG file). Prints, per
+case and σ_n, the mean estimate (and its range) and the mean PSNR-Y of each (s border pixels shaved); rows go
+to ``--out``.
 
     python benchmarks/noise_level.py --hr ../shared/data/test/BSD100 --n 20 --cases gaussian:2 gaussian:4 \\
         motion:2 --noise 0,5,10 --out runs/noise-rows.csv
@@ -34,6 +36,7 @@ from s2k.pipeline import super_resolve
 TOLD = ("zero", "true", "auto")
 BLIND = "blind-auto"  # --blind: kernel and noise both estimated
 JPEG = "auto-jpeg"  # --jpeg: the estimate raised to the file's JPEG floor
+AUTO = "blind-family-auto"  # --auto-family: family, kernel and noise all estimated
 
 
 def as_jpeg(lr: np.ndarray, quality: int) -> tuple[np.ndarray, float]:
@@ -55,11 +58,13 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--blind", action="store_true", help="also blind pnp with the noise estimated")
+    p.add_argument("--auto-family", action="store_true",
+                   help="also blind pnp with family='auto' (chosen from the image), noise estimated")
     p.add_argument("--jpeg", type=int, default=0, help="store the LR images as JPEG of this quality first")
     p.add_argument("--out", required=True, help="per-image CSV")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    fields = ["family", "scale", "noise", "image", "estimate", "told", "psnr_y", "seconds"]
+    fields = ["family", "scale", "noise", "image", "estimate", "told", "chosen", "psnr_y", "seconds"]
     rows: list[dict[str, object]] = []
     with Path(args.out).open("w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=fields)
@@ -75,12 +80,16 @@ def main() -> None:
                     runs = list(zip(TOLD, (0.0, sigma, est), strict=True))
                     runs += [(BLIND, est)] if args.blind else []
                     runs += [(JPEG, max(est, floor))] if args.jpeg else []
+                    runs += [(AUTO, est)] if args.auto_family else []
                     for told, value in runs:
                         t = time.perf_counter()
-                        kernel = None if told == BLIND else it.kernel
-                        sr = super_resolve(lr, scale, kernel, family=family, noise=value).image
+                        kernel = None if told in (BLIND, AUTO) else it.kernel
+                        res = super_resolve(lr, scale, kernel, family="auto" if told == AUTO else family,
+                                            noise=value)
+                        sr = res.image
+                        chosen = res.family if told == AUTO else family
                         row = {"family": family, "scale": scale, "noise": sigma, "image": it.name,
-                               "estimate": f"{est:.3f}", "told": told,
+                               "estimate": f"{est:.3f}", "told": told, "chosen": chosen,
                                "psnr_y": f"{psnr_y(it.hr, sr, shave=scale):.4f}",
                                "seconds": f"{time.perf_counter() - t:.3f}"}
                         w.writerow(row)
@@ -88,13 +97,17 @@ def main() -> None:
                     fh.flush()
                 sel = [r for r in rows if (r["family"], r["scale"], r["noise"]) == (family, scale, sigma)]
                 ests = np.array([float(r["estimate"]) for r in sel if r["told"] == "zero"])
-                names = TOLD + ((BLIND,) if args.blind else ()) + ((JPEG,) if args.jpeg else ())
+                names = (TOLD + ((BLIND,) if args.blind else ()) + ((JPEG,) if args.jpeg else ())
+                         + ((AUTO,) if args.auto_family else ()))
+                right = sum(r["chosen"] == family for r in sel if r["told"] == AUTO)
                 psnr = {t: np.mean([float(r["psnr_y"]) for r in sel if r["told"] == t]) for t in names}
                 print(f"{family} ×{scale} σ_n {sigma:g}: estimate {ests.mean():.2f} "
                       f"({ests.min():.2f}–{ests.max():.2f}); PSNR-Y told 0 / true / auto"
                       + (" / blind + auto" if args.blind else "")
-                      + (" / auto + JPEG floor" if args.jpeg else "") + ": "
-                      + " / ".join(f"{psnr[t]:.2f}" for t in names) + f" ({len(ests)} images)", flush=True)
+                      + (" / auto + JPEG floor" if args.jpeg else "")
+                      + (" / family auto" if args.auto_family else "") + ": "
+                      + " / ".join(f"{psnr[t]:.2f}" for t in names) + f" ({len(ests)} images)"
+                      + (f"; family right {right}/{len(ests)}" if args.auto_family else ""), flush=True)
     jpeg = f", LR stored as JPEG quality {args.jpeg}" if args.jpeg else ""
     print(f"# {platform.machine()}, torch {torch.__version__}, {args.threads} threads{jpeg}")
 
