@@ -37,6 +37,7 @@ TOLD = ("zero", "true", "auto")
 BLIND = "blind-auto"  # --blind: kernel and noise both estimated
 JPEG = "auto-jpeg"  # --jpeg: the estimate raised to the file's JPEG floor
 AUTO = "blind-family-auto"  # --auto-family: family, kernel and noise all estimated
+LABELS = {BLIND: "blind + auto", JPEG: "auto + JPEG floor", AUTO: "family auto"}  # the extra ways, printed
 
 
 def as_jpeg(lr: np.ndarray, quality: int) -> tuple[np.ndarray, float]:
@@ -64,6 +65,8 @@ def main() -> None:
     p.add_argument("--out", required=True, help="per-image CSV")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    extra = [way for way, on in ((BLIND, args.blind), (JPEG, args.jpeg), (AUTO, args.auto_family)) if on]
+    names = TOLD + tuple(extra)
     fields = ["family", "scale", "noise", "image", "estimate", "told", "chosen", "psnr_y", "seconds"]
     rows: list[dict[str, object]] = []
     with Path(args.out).open("w", newline="") as fh:
@@ -77,11 +80,10 @@ def main() -> None:
                 for it in items:
                     lr, floor = as_jpeg(it.lr, args.jpeg) if args.jpeg else (it.lr, 0.0)
                     est = estimate_noise(lr)
-                    runs = list(zip(TOLD, (0.0, sigma, est), strict=True))
-                    runs += [(BLIND, est)] if args.blind else []
-                    runs += [(JPEG, max(est, floor))] if args.jpeg else []
-                    runs += [(AUTO, est)] if args.auto_family else []
-                    for told, value in runs:
+                    told_as = {"zero": 0.0, "true": sigma, "auto": est, BLIND: est, JPEG: max(est, floor),
+                               AUTO: est}
+                    for told in names:
+                        value = told_as[told]
                         t = time.perf_counter()
                         kernel = None if told in (BLIND, AUTO) else it.kernel
                         res = super_resolve(lr, scale, kernel, family="auto" if told == AUTO else family,
@@ -97,15 +99,11 @@ def main() -> None:
                     fh.flush()
                 sel = [r for r in rows if (r["family"], r["scale"], r["noise"]) == (family, scale, sigma)]
                 ests = np.array([float(r["estimate"]) for r in sel if r["told"] == "zero"])
-                names = (TOLD + ((BLIND,) if args.blind else ()) + ((JPEG,) if args.jpeg else ())
-                         + ((AUTO,) if args.auto_family else ()))
                 right = sum(r["chosen"] == family for r in sel if r["told"] == AUTO)
                 psnr = {t: np.mean([float(r["psnr_y"]) for r in sel if r["told"] == t]) for t in names}
                 print(f"{family} ×{scale} σ_n {sigma:g}: estimate {ests.mean():.2f} "
                       f"({ests.min():.2f}–{ests.max():.2f}); PSNR-Y told 0 / true / auto"
-                      + (" / blind + auto" if args.blind else "")
-                      + (" / auto + JPEG floor" if args.jpeg else "")
-                      + (" / family auto" if args.auto_family else "") + ": "
+                      + "".join(f" / {LABELS[way]}" for way in extra) + ": "
                       + " / ".join(f"{psnr[t]:.2f}" for t in names) + f" ({len(ests)} images)"
                       + (f"; family right {right}/{len(ests)}" if args.auto_family else ""), flush=True)
     jpeg = f", LR stored as JPEG quality {args.jpeg}" if args.jpeg else ""
