@@ -44,9 +44,10 @@ def main() -> None:
     p.add_argument("--out", help="per-image CSV")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--noise", type=float, default=0.0, help="LR noise σ_n, 0..255")
-    p.add_argument("--told", choices=("zero", "true", "estimated"), default="zero",
+    p.add_argument("--told", choices=("zero", "true", "estimated", "estimated-haar"), default="zero",
                    help="the noise level auto is told: 0 (default), the true σ_n, or estimated from the LR "
-                   "image as s2k estimate/sr do (s2k.noise.auto_noise)")
+                   "image as s2k estimate/sr do (s2k.noise.auto_noise; 'estimated-haar': with the 'haar' "
+                   "method, s2k's estimate before session 24)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     rows = []
@@ -57,6 +58,8 @@ def main() -> None:
             for it in make_synthetic_set(args.hr, fam, s, args.n, noise=args.noise):
                 if args.told == "estimated":
                     told = auto_noise(it.lr)[0]
+                elif args.told == "estimated-haar":
+                    told = auto_noise(it.lr, method="haar")[0]
                 else:
                     told = args.noise if args.told == "true" else 0.0
                 ch = choose_family(it.lr, s, args.classifier, noise=told)
