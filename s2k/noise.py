@@ -18,10 +18,10 @@ gives σ_n for such photos. Two methods, both per colour channel (the mean over 
   of every 2×2 block (white noise of σ_n passes as N(0, σ_n²); smooth content nearly cancels); its root mean
   square in each ``patch × patch`` pixel block; the ``quantile``-th lowest of those (the flattest blocks),
   divided by the same quantile for pure noise (a χ distribution with ``(patch/2)²`` degrees of freedom).
-  Texture adds to the band, so it reads textured noise-free images as noisy (up to 5 grey levels on BSD100).
+  Texture adds to the band, so it reads textured noise-free images as noisy (up to 9 grey levels on BSD100).
 
 Blocks and patches touching 0 or 255 are skipped (clipping removes noise there). 8-bit rounding alone reads
-as about 0.3. Measurements: docs/SR.md "Noise level from the image".
+as about 0.3. Measurements: docs/SR.md "Noise level from the image" and "A weak-texture noise estimate".
 """
 
 from __future__ import annotations
@@ -111,14 +111,6 @@ def _check_haar(patch: int, quantile: float) -> None:
         raise S2KError(f"patch must be an even number >= 2, got {patch}")
     if not 0 < quantile < 1:
         raise S2KError(f"quantile must be in (0, 1), got {quantile}")
-
-
-def haar_noise(lr: np.ndarray, patch: int = PATCH, quantile: float = QUANTILE) -> float:
-    """σ_n by the ``"haar"`` method (module docstring): 0..255 units, mean over the colour channels. ``lr``:
-    H×W or H×W×C in 0..255 (an alpha channel is ignored)."""
-    _check_haar(patch, quantile)
-    image = _channels(lr)
-    return float(np.mean([_haar_channel(image[:, :, c], patch, quantile) for c in range(image.shape[2])]))
 
 
 def eigen_tail_variance(eigenvalues: np.ndarray) -> float:
