@@ -161,7 +161,7 @@ def grid_patches(channel: np.ndarray, patch: int, max_patches: int) -> tuple[np.
     step = max(1, math.ceil(math.sqrt(h * w / max_patches)))
     windows = np.lib.stride_tricks.sliding_window_view(channel, (d, d))[::step, ::step]
     # the grid's patches only; float32 holds 8-bit values, their differences and these sums exactly
-    p = windows.reshape(-1, d, d).astype(np.float32)
+    p = windows.astype(np.float32).reshape(-1, d, d)  # one copy: astype of the strided view
     p = p[(p.min(axis=(1, 2)) > 0) & (p.max(axis=(1, 2)) < 255)]
     texture = (np.diff(p, axis=1) ** 2).sum(axis=(1, 2)) + (np.diff(p, axis=2) ** 2).sum(axis=(1, 2))
     return texture, p.reshape(-1, d * d)

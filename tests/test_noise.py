@@ -11,6 +11,7 @@ from s2k.degradation import degrade
 from s2k.errors import S2KError
 from s2k.kernels import gaussian_kernel
 from s2k.noise import (
+    auto_noise,
     diagonal_band,
     eigen_tail_variance,
     estimate_noise,
@@ -104,8 +105,6 @@ def test_constant_grey_alpha_and_bad_input():
         estimate_noise(img, patch=5)
     with pytest.raises(S2KError, match="method"):
         estimate_noise(img, "median")
-    from s2k.noise import auto_noise
-
     assert auto_noise(np.zeros((20, 20)) + 50, floor=2.0) == (2.0, True)  # too small: the floor, known
     assert auto_noise(np.zeros((20, 20)) + 50, method="haar") == (0.0, False)
     assert auto_noise(img, method="haar")[0] == estimate_noise(img, "haar")
