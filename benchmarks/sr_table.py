@@ -20,6 +20,9 @@ one (a prior of one's own, or a candidate; keep its rows in their own ``--out``)
 
 Per-image rows go to ``--out`` (CSV, appended as they come, so an interrupted run keeps what it did and a
 rerun skips the rows it already has); the means per (family, scale, method) are printed at the end.
+``--replace BEFORE.csv`` remeasures rows (e.g. after new weights): first it moves the rows this run would
+write (its cases, methods and images) out of ``--out`` and appends them to ``BEFORE.csv``, which keeps the
+replaced figures; then it runs as usual. Rows are written with ``\n`` line ends.
 
     python benchmarks/sr_table.py --hr ../shared/data/test/BSD100 --n 50 --cases gaussian:2,3,4 motion:2 \\
         --out docs/results/sr-bsd100-rows.csv
@@ -37,6 +40,7 @@ import numpy as np
 import torch
 
 from s2k.data import make_synthetic_set
+from s2k.io import list_images
 from s2k.metrics import psnr_y, ssim_y
 from s2k.pipeline import super_resolve
 from s2k.sr.bicubic import bicubic_upsample, image_resize_bicubic
@@ -104,10 +108,23 @@ def main() -> None:
     p.add_argument("--prior", default="learned", help="denoiser weight file for the learned-prior methods")
     p.add_argument("--border", default="free", choices=BORDERS,
                    help="pnp's border assumption (default free; keep reflect rows in their own --out)")
+    p.add_argument("--replace", default="",
+                   help="move the rows this run would write from --out to this CSV first (remeasure them)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     methods = args.methods.split(",")
     out = Path(args.out)
+    if args.replace:
+        names = {q.stem for q in list_images(args.hr)[: args.n]}
+        keys = {
+            (family, scale, m, name)
+            for family, scales in (case.split(":") for case in args.cases)
+            for scale in scales.split(",")
+            for m in methods
+            for name in names
+        }
+        moved = move_rows(out, Path(args.replace), keys)
+        print(f"moved {moved} rows from {out} to {args.replace}", flush=True)
     done: set[tuple[str, str, str, str]] = set()
     if out.exists():
         with out.open() as fh:
@@ -115,7 +132,7 @@ def main() -> None:
     fields = ["set", "family", "scale", "method", "image", "psnr_y", "ssim_y", "seconds"]
     new = not out.exists()
     with out.open("a", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=fields)
+        w = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
         if new:
             w.writeheader()
         for case in args.cases:
@@ -148,6 +165,30 @@ def main() -> None:
         f"# {platform.machine()}, torch {torch.__version__}, {args.threads} threads, prior {args.prior}, "
         f"border {args.border}"
     )
+
+
+def move_rows(src: Path, dst: Path, keys: set[tuple[str, str, str, str]]) -> int:
+    """Move the rows of ``src`` whose (family, scale, method, image) is in ``keys`` to the end of ``dst``
+    (created with ``src``'s header if missing); returns how many moved."""
+    if not src.exists():
+        return 0
+    with src.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        fields, rows = list(reader.fieldnames or []), list(reader)
+    hit = [(r["family"], r["scale"], r["method"], r["image"]) in keys for r in rows]
+    if not any(hit):
+        return 0
+    new = not dst.exists()
+    with dst.open("a", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
+        if new:
+            w.writeheader()
+        w.writerows(r for r, h in zip(rows, hit, strict=True) if h)
+    with src.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
+        w.writeheader()
+        w.writerows(r for r, h in zip(rows, hit, strict=True) if not h)
+    return sum(hit)
 
 
 def summarise(path: Path) -> None:
