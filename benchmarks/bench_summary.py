@@ -31,6 +31,11 @@ def mean(rows: list[dict], key: str) -> float:
     return float(np.mean([float(r[key]) for r in rows])) if rows else float("nan")
 
 
+def cell(x: float, fmt: str) -> str:
+    """A table cell: the number formatted, or "—" where the method was not run (NaN)."""
+    return "—" if np.isnan(x) else format(x, fmt)
+
+
 def summary(path: str) -> str:
     """The summary table of one results.csv."""
     cells = load_cells(path)
@@ -42,12 +47,13 @@ def summary(path: str) -> str:
     order = {"gaussian": 0, "motion": 1, "disk": 2}
     for (fam, s), m in sorted(cells.items(), key=lambda kv: (order.get(kv[0][0], 9), kv[0][1])):
         blind, true = mean(m["blind-s2k"], "psnr_y"), mean(m["true-kernel"], "psnr_y")
-        lines.append(
-            f"| {fam} | ×{s} | {len(m['s2k'])} | {mean(m['s2k'], 'dv'):.5f} | "
-            f"{mean(m['s2k'], 'dv_flip'):.5f} | "
-            f"{mean(m['mean-kernel'], 'dv'):.5f} | {mean(m['bicubic'], 'psnr_y'):.2f} | "
-            f"{mean(m['unaware'], 'psnr_y'):.2f} | {blind:.2f} | {true:.2f} | {blind - true:+.2f} |"
-        )
+        cells_ = [
+            cell(mean(m["s2k"], "dv"), ".5f"), cell(mean(m["s2k"], "dv_flip"), ".5f"),
+            cell(mean(m["mean-kernel"], "dv"), ".5f"), cell(mean(m["bicubic"], "psnr_y"), ".2f"),
+            cell(mean(m["unaware"], "psnr_y"), ".2f"), cell(blind, ".2f"), cell(true, ".2f"),
+            cell(blind - true, "+.2f"),
+        ]
+        lines.append(f"| {fam} | ×{s} | {len(m['s2k'])} | " + " | ".join(cells_) + " |")
     return "\n".join(lines) + "\n"
 
 
