@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from s2k.data import make_synthetic_set
-from s2k.io import list_images
+from s2k.io import atomic_write, list_images
 from s2k.metrics import psnr_y, ssim_y
 from s2k.pipeline import super_resolve
 from s2k.sr.bicubic import bicubic_upsample, image_resize_bicubic
@@ -184,10 +184,14 @@ def move_rows(src: Path, dst: Path, keys: set[tuple[str, str, str, str]]) -> int
         if new:
             w.writeheader()
         w.writerows(r for r, h in zip(rows, hit, strict=True) if h)
-    with src.open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
-        w.writeheader()
-        w.writerows(r for r, h in zip(rows, hit, strict=True) if not h)
+
+    def write_kept(tmp: str) -> None:
+        with open(tmp, "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
+            w.writeheader()
+            w.writerows(r for r, h in zip(rows, hit, strict=True) if not h)
+
+    atomic_write(src, write_kept)  # the moved rows are in dst before src loses them
     return sum(hit)
 
 
