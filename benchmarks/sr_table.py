@@ -39,8 +39,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from s2k.data import make_synthetic_set
-from s2k.io import atomic_write, list_images
+from s2k.data import make_synthetic_set, synthetic_set_images
+from s2k.io import atomic_write
 from s2k.metrics import psnr_y, ssim_y
 from s2k.pipeline import super_resolve
 from s2k.sr.bicubic import bicubic_upsample, image_resize_bicubic
@@ -115,7 +115,7 @@ def main() -> None:
     methods = args.methods.split(",")
     out = Path(args.out)
     if args.replace:
-        names = {q.stem for q in list_images(args.hr)[: args.n]}
+        names = {q.stem for q in synthetic_set_images(args.hr, args.n)}
         keys = {
             (family, scale, m, name)
             for family, scales in (case.split(":") for case in args.cases)

@@ -169,8 +169,10 @@ def estimator_batches(
     return BatchStream(make_estimator_batch, pool, cfg, seed, rank, start)
 
 
-def _selected(hr_dir: str | Path, n: int | None, start: int) -> list[Path]:
-    """Images ``start`` to ``start + n`` of ``hr_dir``, sorted (all from ``start`` if ``n`` is None)."""
+def synthetic_set_images(hr_dir: str | Path, n: int | None = None, start: int = 0) -> list[Path]:
+    """The HR images of the fixed synthetic set (:func:`iter_synthetic_set`): images ``start`` to
+    ``start + n`` of ``hr_dir``, sorted (all from ``start`` if ``n`` is None). Benchmarks that pick the
+    same images (e.g. to replace their rows) use this, so the selection lives in one place."""
     if start < 0:
         raise S2KError(f"start must be >= 0, got {start}")
     paths = list_images(hr_dir)[start:]
@@ -202,7 +204,7 @@ def iter_synthetic_set(
     scale = check_scale(scale)
     rng = np.random.default_rng(seed)
     noise_rng = np.random.default_rng([seed, 1])  # separate stream: the kernels do not depend on the noise
-    for p in _selected(hr_dir, n, start):
+    for p in synthetic_set_images(hr_dir, n, start):
         hr = read_image(p)
         h, w = (hr.shape[0] // scale) * scale, (hr.shape[1] // scale) * scale
         hr = hr[:h, :w]
@@ -223,7 +225,7 @@ def make_synthetic_set(
 ) -> list[SyntheticItem]:
     """The fixed synthetic set of ``hr_dir`` (first ``n`` images) for a family and scale (module doc) as a
     list (:func:`iter_synthetic_set` makes the same items one at a time)."""
-    total = len(_selected(hr_dir, n, start))
+    total = len(synthetic_set_images(hr_dir, n, start))
     items = iter_synthetic_set(hr_dir, family, scale, n, seed, noise, start)
     desc = f"degrading {Path(hr_dir).name} ×{scale}"
     return list(tqdm(items, desc=desc, total=total, disable=not progress, leave=False))

@@ -12,7 +12,7 @@ from conftest import textured_image
 import s2k
 from s2k.bench import FIELDS, ablation_estimators
 from s2k.cli import main
-from s2k.data import iter_synthetic_set, make_synthetic_set
+from s2k.data import iter_synthetic_set, make_synthetic_set, synthetic_set_images
 from s2k.degradation import degrade
 from s2k.io import read_image, write_image
 from s2k.kernels import gaussian_kernel
@@ -184,6 +184,11 @@ def test_synthetic_set_is_fixed_and_streams_the_same_items(tmp_path):
     first = make_synthetic_set(tmp_path, "gaussian", 3, n=2, seed=4)
     np.testing.assert_array_equal(first[1].kernel, a[1].kernel)
     assert not np.array_equal(make_synthetic_set(tmp_path, "gaussian", 3, seed=5)[0].kernel, a[0].kernel)
+    # the selection the benchmarks share (sr_table.py --replace picks the rows it moves with it)
+    assert [p.stem for p in synthetic_set_images(tmp_path, 2)] == [it.name for it in first]
+    assert [p.stem for p in synthetic_set_images(tmp_path, 1, start=1)] == ["im1"]
+    with pytest.raises(s2k.S2KError):
+        synthetic_set_images(tmp_path, 1, start=-1)
 
 
 def test_bench_tells_the_s2k_estimator_the_noise_level(monkeypatch):
