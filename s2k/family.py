@@ -22,6 +22,7 @@ Accuracy: ``docs/ESTIMATOR.md`` ("Choosing the family").
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,39 @@ _EPS = 1e-4  # added to the residuals before the log (a perfect fit must not giv
 
 def default_weights() -> Path:
     return WEIGHTS_DIR / "family.safetensors"
+
+
+def estimator_fingerprints(weights_dir: str | Path | None = None) -> dict[str, str]:
+    """SHA-256 of the weights (tensor names and values; not the metadata, so a rewritten model card does not
+    count) of each estimator file the features can be read with (``estimator-<family>`` and, where one
+    exists, ``estimator-<family>-noisy``), by file name. :func:`s2k.train.family.fit_family_classifier`
+    stores them in the classifier's metadata (``estimators``), so a classifier can be checked against the
+    estimators it is used with (:func:`stale_estimators`): refit it whenever one of them changes."""
+    folder = Path(weights_dir) if weights_dir is not None else WEIGHTS_DIR
+    out = {}
+    for fam in FAMILIES:
+        for suffix in ("", "-noisy"):
+            path = folder / f"estimator-{fam}{suffix}.safetensors"
+            if path.is_file():
+                out[path.name] = _tensor_digest(path)
+    return out
+
+
+def _tensor_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with safe_open(str(path), framework="pt") as f:
+        for key in sorted(f.keys()):
+            digest.update(key.encode())
+            digest.update(f.get_tensor(key).contiguous().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def stale_estimators(classifier: FamilyClassifier, weights_dir: str | Path | None = None) -> list[str]:
+    """The estimator files whose contents differ from those ``classifier`` was fitted with (or that it has
+    no record of, or that are missing now): empty when the classifier matches the estimators."""
+    fitted = classifier.meta.get("estimators") or {}
+    now = estimator_fingerprints(weights_dir)
+    return sorted(name for name in set(fitted) | set(now) if fitted.get(name) != now.get(name))
 
 
 def family_fits(raw_kernels: dict[str, np.ndarray]) -> dict[str, KernelFit]:

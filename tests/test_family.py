@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from conftest import textured_image
+from safetensors.torch import save_file
 
 import s2k
 from s2k.cli import main
@@ -14,8 +16,10 @@ from s2k.family import (
     FEATURE_NAMES,
     FamilyClassifier,
     default_weights,
+    estimator_fingerprints,
     fit_lda,
     load_family_classifier,
+    stale_estimators,
 )
 from s2k.io import write_image
 from s2k.kernels import FAMILIES, KERNEL_SIZES, gaussian_kernel, motion_kernel
@@ -187,7 +191,46 @@ def test_fit_family_classifier_for_noisy_images(tmp_path):
     np.testing.assert_array_equal(kept.means[2], clf.means[2])  # the base's noise-free part, not refitted
     np.testing.assert_allclose(kept.noisy_means[2], clf.noisy_means[2])  # the same noisy fit (seeded)
     assert "fit_accuracy" not in kept.meta and "base" in kept.meta
+    assert kept.meta["estimators"] == clf.meta["estimators"] == estimator_fingerprints()
+    # a base fitted with other estimators is refused (its noise-free part would not match them)
+    other = load_family_classifier(tmp_path / "c.safetensors")
+    name = next(iter(other.meta["estimators"]))
+    FamilyClassifier(other.means, other.precision, {**other.meta, "estimators": {
+        **other.meta["estimators"], name: "0" * 64}}).save(tmp_path / "old.safetensors")
+    with pytest.raises(S2KError, match="other estimators"):
+        fit_family_classifier(FamilyFitConfig(**{**cfg.__dict__, "base": str(tmp_path / "old.safetensors")}),
+                              progress=False)
     for bad in ({"noise_min": 3.0, "noise_max": 2.0}, {"noise_max": 4.0, "noise_groups": 3},
                 {"base": "x.safetensors"}):
         with pytest.raises(S2KError):
             FamilyFitConfig(hr_dir=str(tmp_path), n=4, **bad)
+
+
+
+def test_shipped_classifier_was_fitted_with_the_shipped_estimators():
+    """family.safetensors records the estimator files it was fitted with; when one of them is replaced the
+    classifier must be refitted (docs/ESTIMATOR.md), and this fails until it is."""
+    clf = load_family_classifier(default_weights())
+    assert set(clf.meta["estimators"]) >= {f"estimator-{f}.safetensors" for f in FAMILIES}
+    assert stale_estimators(clf) == []
+
+
+def test_stale_estimators_names_the_changed_file(tmp_path):
+    def weights(name: str, value: float, note: str = "") -> None:
+        save_file({"w": torch.full((2, 3), value)}, str(tmp_path / name), metadata={"note": note})
+
+    for i, name in enumerate(("estimator-gaussian.safetensors", "estimator-motion.safetensors",
+                              "estimator-gaussian-noisy.safetensors")):
+        weights(name, float(i))
+    marks = estimator_fingerprints(tmp_path)
+    assert sorted(marks) == ["estimator-gaussian-noisy.safetensors", "estimator-gaussian.safetensors",
+                             "estimator-motion.safetensors"]
+    clf = FamilyClassifier({}, {}, {"estimators": marks})
+    assert stale_estimators(clf, tmp_path) == []
+    weights("estimator-gaussian.safetensors", 0.0, note="a new model card, the same weights")
+    assert stale_estimators(clf, tmp_path) == []
+    weights("estimator-motion.safetensors", 1.5)  # retrained
+    weights("estimator-disk.safetensors", 3.0)  # a new family
+    assert stale_estimators(clf, tmp_path) == ["estimator-disk.safetensors", "estimator-motion.safetensors"]
+    unrecorded = FamilyClassifier({}, {}, {})  # a classifier without the record: every file counts as changed
+    assert stale_estimators(unrecorded, tmp_path) == sorted(estimator_fingerprints(tmp_path))

@@ -26,7 +26,15 @@ from tqdm import tqdm
 from s2k.data import iter_synthetic_set, list_images
 from s2k.errors import S2KError
 from s2k.estimate import get_estimator
-from s2k.family import FamilyClassifier, family_features, family_fits, fit_lda, load_family_classifier
+from s2k.family import (
+    FamilyClassifier,
+    estimator_fingerprints,
+    family_features,
+    family_fits,
+    fit_lda,
+    load_family_classifier,
+    stale_estimators,
+)
 from s2k.kernels import FAMILIES
 from s2k.train.common import spread_level
 
@@ -125,6 +133,11 @@ def fit_family_classifier(config: FamilyFitConfig, progress: bool = True) -> Fam
             raise S2KError(f"{config.base}: no noise-free discriminant for ×{missing[0]}")
         means = {s: base.means[s] for s in config.scales}
         precision = {s: base.precision[s] for s in config.scales}
+        stale = stale_estimators(base) if base.meta.get("estimators") else []
+        if stale:
+            changed = ", ".join(stale)
+            raise S2KError(f"{config.base} was fitted with other estimators ({changed} changed since): "
+                           "refit its noise-free part first")
         meta["base"] = {k: v for k, v in base.meta.items() if k not in ("kind", "families", "features")}
     else:
         feats, labels = collect_features(config, progress)
@@ -137,4 +150,5 @@ def fit_family_classifier(config: FamilyFitConfig, progress: bool = True) -> Fam
         meta.update(noisy_samples_per_scale={str(s): len(labels[s]) for s in config.scales},
                     noisy_fit_accuracy=acc)
     meta["wall_time_s"] = round(time.perf_counter() - t0, 1)
+    meta["estimators"] = estimator_fingerprints()  # the files every part now reads its features with
     return FamilyClassifier(means, precision, meta, noisy_means, noisy_precision)
