@@ -44,13 +44,14 @@ def main() -> None:
     p.add_argument("--seeds", default="0", help="comma-separated degradation seeds, pooled (default 0)")
     p.add_argument("--steps", type=int, default=10, help="weights 0, 1/steps, ..., 1 (default 10)")
     p.add_argument("--noise", type=float, default=0.0,
-                   help="σ_n of white noise added to the LR images, 0..255 (the estimator is told nothing)")
+                   help="σ_n of white noise added to the LR images, 0..255 (the S2K disk model is the one an "
+                        "image of that noise level gets, as estimate_kernel told it picks it)")
     p.add_argument("--out", help="CSV file to write (one row per weight)")
     args = p.parse_args()
     torch.set_num_threads(2)
     reg = load_radius_regressor(args.weights)
     s = reg.scale
-    est = get_estimator("disk")
+    est = get_estimator("disk", noise=args.noise)
     seeds = [int(x) for x in args.seeds.split(",")]
     items = [
         it

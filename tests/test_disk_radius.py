@@ -337,3 +337,25 @@ def test_the_dv_loss_weights_radius_errors_by_how_much_they_cost(tmp_path, image
     train_radius(cfg, tmp_path / "run", progress=False)
     l1 = _l1(tmp_path / "run")
     assert np.isfinite(l1).all() and np.mean(l1[-5:]) < 0.5 * np.mean(l1[:5])
+
+
+def test_combiner_problems_read_the_s2k_radius_with_the_model_a_noisy_image_gets(monkeypatch, image_folder):
+    """The combiner is fitted on r_S2K as estimate_kernel reads it: by the S2K disk model for the draw's noise
+    level (a noise-trained one where one ships), not always the noise-free one."""
+    import s2k.train.radius_combiner as rc
+
+    asked = []
+    real = rc.get_estimator
+
+    def spy(family, weights=None, noise=0.0):
+        asked.append((family, noise))
+        return real(family, weights, noise)
+
+    monkeypatch.setattr(rc, "get_estimator", spy)
+    torch.manual_seed(0)
+    cfg = RadiusNetConfig(width=4, depth=2)
+    reg = dr.RadiusRegressor(RadiusNet(cfg), 3, {"blend": 0.5})
+    fit = rc.CombinerFitConfig(train_dirs=(str(image_folder),), n=1, draws=2, noise_min=1.0, noise_max=5.0)
+    problems = rc.radius_problems(reg, fit, progress=False)
+    assert problems.shape == (2, 3)
+    assert asked == [("disk", 2.0), ("disk", 4.0)]  # each draw's level (spread over [1, 5])

@@ -82,8 +82,9 @@ def radius_readings(
 
 
 def radius_problems(reg: RadiusRegressor, cfg: CombinerFitConfig, progress: bool = True) -> np.ndarray:
-    """``N × 3`` array of (true radius, r_S2K, r_CNN) over the folders' images and the kernel draws."""
-    est = get_estimator("disk")
+    """``N × 3`` array of (true radius, r_S2K, r_CNN) over the folders' images and the kernel draws. r_S2K is
+    read by the S2K disk model an image of the draw's noise level gets (:func:`s2k.estimate.get_estimator`
+    with that level: the noise-trained one where one ships), as :func:`s2k.estimate_kernel` reads it."""
     n = cfg.n or None
     total = 0
     for d in cfg.train_dirs:
@@ -94,6 +95,7 @@ def radius_problems(reg: RadiusRegressor, cfg: CombinerFitConfig, progress: bool
     rows = []
     with tqdm(total=total, desc=f"disk radius problems ×{reg.scale}", disable=not progress) as bar:
         for seed in range(cfg.draws):
+            est = get_estimator("disk", noise=cfg.draw_noise(seed))
             for d in cfg.train_dirs:
                 for item in iter_synthetic_set(d, "disk", reg.scale, n, seed, cfg.draw_noise(seed)):
                     rows.append(radius_readings(reg, item, est))
