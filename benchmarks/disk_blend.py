@@ -44,8 +44,8 @@ def main() -> None:
     p.add_argument("--seeds", default="0", help="comma-separated degradation seeds, pooled (default 0)")
     p.add_argument("--steps", type=int, default=10, help="weights 0, 1/steps, ..., 1 (default 10)")
     p.add_argument("--noise", type=float, default=0.0,
-                   help="σ_n of white noise added to the LR images, 0..255 (the S2K disk model is the one an "
-                        "image of that noise level gets, as estimate_kernel told it picks it)")
+                   help="σ_n of white noise added to the LR images, 0..255 (r_S2K is read by the S2K disk "
+                        "model estimate_kernel picks for that noise level)")
     p.add_argument("--out", help="CSV file to write (one row per weight)")
     args = p.parse_args()
     torch.set_num_threads(2)
