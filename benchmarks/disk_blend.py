@@ -46,12 +46,15 @@ def main() -> None:
     p.add_argument("--noise", type=float, default=0.0,
                    help="σ_n of white noise added to the LR images, 0..255 (r_S2K is read by the S2K disk "
                         "model estimate_kernel picks for that noise level)")
+    p.add_argument("--estimator",
+                   help="S2K disk weights to read r_S2K with (default: the shipped model for the noise "
+                   "level); a candidate's w = 0 row is its own radius accuracy")
     p.add_argument("--out", help="CSV file to write (one row per weight)")
     args = p.parse_args()
     torch.set_num_threads(2)
     reg = load_radius_regressor(args.weights)
     s = reg.scale
-    est = get_estimator("disk", noise=args.noise)
+    est = get_estimator("disk", weights=args.estimator, noise=args.noise)
     seeds = [int(x) for x in args.seeds.split(",")]
     items = [
         it
