@@ -55,11 +55,13 @@ def estimator_fingerprints(weights_dir: str | Path | None = None) -> dict[str, s
     exists, ``estimator-<family>-noisy``), by file name. :func:`s2k.train.family.fit_family_classifier`
     stores them in the classifier's metadata (``estimators``), so a classifier can be checked against the
     estimators it is used with (:func:`stale_estimators`): refit it whenever one of them changes."""
+    from s2k.estimate import default_weights as estimator_file  # the estimator files' names live there
+
     folder = Path(weights_dir) if weights_dir is not None else WEIGHTS_DIR
     out = {}
     for fam in FAMILIES:
-        for suffix in ("", "-noisy"):
-            path = folder / f"estimator-{fam}{suffix}.safetensors"
+        for noisy in (False, True):
+            path = folder / estimator_file(fam, noisy).name
             if path.is_file():
                 out[path.name] = _tensor_digest(path)
     return out
