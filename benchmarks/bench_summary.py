@@ -48,9 +48,13 @@ def summary(path: str) -> str:
     for (fam, s), m in sorted(cells.items(), key=lambda kv: (order.get(kv[0][0], 9), kv[0][1])):
         blind, true = mean(m["blind-s2k"], "psnr_y"), mean(m["true-kernel"], "psnr_y")
         cells_ = [
-            cell(mean(m["s2k"], "dv"), ".5f"), cell(mean(m["s2k"], "dv_flip"), ".5f"),
-            cell(mean(m["mean-kernel"], "dv"), ".5f"), cell(mean(m["bicubic"], "psnr_y"), ".2f"),
-            cell(mean(m["unaware"], "psnr_y"), ".2f"), cell(blind, ".2f"), cell(true, ".2f"),
+            cell(mean(m["s2k"], "dv"), ".5f"),
+            cell(mean(m["s2k"], "dv_flip"), ".5f"),
+            cell(mean(m["mean-kernel"], "dv"), ".5f"),
+            cell(mean(m["bicubic"], "psnr_y"), ".2f"),
+            cell(mean(m["unaware"], "psnr_y"), ".2f"),
+            cell(blind, ".2f"),
+            cell(true, ".2f"),
             cell(blind - true, "+.2f"),
         ]
         lines.append(f"| {fam} | ×{s} | {len(m['s2k'])} | " + " | ".join(cells_) + " |")

@@ -43,12 +43,18 @@ def main() -> None:
     p.add_argument("--n", type=int, default=50, help="then take N images (default 50)")
     p.add_argument("--seeds", default="0", help="comma-separated degradation seeds, pooled (default 0)")
     p.add_argument("--steps", type=int, default=10, help="weights 0, 1/steps, ..., 1 (default 10)")
-    p.add_argument("--noise", type=float, default=0.0,
-                   help="σ_n of white noise added to the LR images, 0..255 (r_S2K is read by the S2K disk "
-                        "model estimate_kernel picks for that noise level)")
-    p.add_argument("--estimator",
-                   help="S2K disk weights to read r_S2K with (default: the shipped model for the noise "
-                   "level); a candidate's w = 0 row is its own radius accuracy")
+    p.add_argument(
+        "--noise",
+        type=float,
+        default=0.0,
+        help="σ_n of white noise added to the LR images, 0..255 (r_S2K is read by the S2K disk "
+        "model estimate_kernel picks for that noise level)",
+    )
+    p.add_argument(
+        "--estimator",
+        help="S2K disk weights to read r_S2K with (default: the shipped model for the noise "
+        "level); a candidate's w = 0 row is its own radius accuracy",
+    )
     p.add_argument("--out", help="CSV file to write (one row per weight)")
     args = p.parse_args()
     torch.set_num_threads(2)
@@ -64,8 +70,10 @@ def main() -> None:
     r_true, r_s2k, r_cnn = np.array([radius_readings(reg, it, est) for it in items]).T
     rows = []
     n_img = len(items) // len(seeds)
-    print(f"×{s}, {len(items)} problems ({args.hr}, images {args.start + 1}–{args.start + n_img}, seeds "
-          f"{args.seeds}), noise σ {args.noise:g}, {platform.machine()}")
+    print(
+        f"×{s}, {len(items)} problems ({args.hr}, images {args.start + 1}–{args.start + n_img}, seeds "
+        f"{args.seeds}), noise σ {args.noise:g}, {platform.machine()}"
+    )
     print(f"radius error corr(S2K, CNN) = {np.corrcoef(r_s2k - r_true, r_cnn - r_true)[0, 1]:.2f}")
     print("| w | D_v | mean abs radius error (HR px) | bias |")
     print("| --- | --- | --- | --- |")
@@ -80,9 +88,20 @@ def main() -> None:
         disks = [padded_disk(float(x)) for x in r]
         dv = float(np.mean([kernel_dv(k, it.kernel) for k, it in zip(disks, items, strict=True)]))
         err = r - r_true
-        rows.append({"set": Path(args.hr).name, "start": args.start, "noise": args.noise, "scale": s,
-                     "w": w, "dv": dv, "abs_err": float(np.abs(err).mean()),
-                     "bias": float(err.mean()), "images": n_img, "seeds": args.seeds})
+        rows.append(
+            {
+                "set": Path(args.hr).name,
+                "start": args.start,
+                "noise": args.noise,
+                "scale": s,
+                "w": w,
+                "dv": dv,
+                "abs_err": float(np.abs(err).mean()),
+                "bias": float(err.mean()),
+                "images": n_img,
+                "seeds": args.seeds,
+            }
+        )
         print(f"| {w} | {dv:.5f} | {np.abs(err).mean():.3f} | {err.mean():+.3f} |")
     if args.out:
         with open(args.out, "w", newline="") as fh:

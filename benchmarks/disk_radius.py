@@ -66,8 +66,11 @@ def main() -> None:
     path = f"{args.weights_dir}/estimator-disk.safetensors" if args.weights_dir else None
     est = get_estimator("disk", path)
     print("\n## the estimator\n")
-    print("| scale | D_v | D_v fitted disk | D_v 8-view mean | radius error mean / sd | " +
-          " | ".join(f"r in [{lo}, {hi}): bias / sd" for lo, hi in BANDS) + " |")
+    print(
+        "| scale | D_v | D_v fitted disk | D_v 8-view mean | radius error mean / sd | "
+        + " | ".join(f"r in [{lo}, {hi}): bias / sd" for lo, hi in BANDS)
+        + " |"
+    )
     print("| --- " * (5 + len(BANDS)) + "|")
     for s in map(int, args.scales.split(",")):
         items = make_synthetic_set(args.hr, "disk", s, args.n, args.seed)
@@ -86,8 +89,10 @@ def main() -> None:
         for lo, hi in BANDS:
             m = (rt >= lo) & (rt < hi + (1e-9 if hi == BANDS[-1][1] else 0))
             bands.append(f"{err[m].mean():+.2f} / {err[m].std():.2f} (n={m.sum()})" if m.any() else "-")
-        print(f"| ×{s} | {np.mean(dv):.5f} | {np.mean(dv_fit):.5f} | {np.mean(dv_d4):.5f} | "
-              f"{err.mean():+.3f} / {err.std():.3f} | " + " | ".join(bands) + " |")
+        print(
+            f"| ×{s} | {np.mean(dv):.5f} | {np.mean(dv_fit):.5f} | {np.mean(dv_d4):.5f} | "
+            f"{err.mean():+.3f} / {err.std():.3f} | " + " | ".join(bands) + " |"
+        )
     print(f"\n# {args.hr}, first {args.n}, seed {args.seed}, {platform.machine()}, torch {torch.__version__}")
 
 

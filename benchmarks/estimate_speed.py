@@ -28,8 +28,12 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=20)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--families", default=",".join(FAMILIES))
-    p.add_argument("--scale", type=int, default=2,
-                   help="the LR image's scale (default 2; disk at 3 and 4 includes the radius regressor)")
+    p.add_argument(
+        "--scale",
+        type=int,
+        default=2,
+        help="the LR image's scale (default 2; disk at 3 and 4 includes the radius regressor)",
+    )
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)

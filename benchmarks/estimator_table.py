@@ -39,8 +39,9 @@ NOISE_TAG = " + noise σ "  # a row's set is "BSD100", or "BSD100 + noise σ 2" 
 def table_command(row: dict[str, str]) -> str:
     """The command that made a row of this script's CSV (for model cards)."""
     hr, _, noise = row["set"].partition(NOISE_TAG)
-    return (f"python benchmarks/estimator_table.py --hr ../shared/data/test/{hr} --n {row['n']}"
-            + (f" --noise {noise}" if noise else ""))
+    return f"python benchmarks/estimator_table.py --hr ../shared/data/test/{hr} --n {row['n']}" + (
+        f" --noise {noise}" if noise else ""
+    )
 
 
 def main() -> None:
@@ -51,8 +52,12 @@ def main() -> None:
     p.add_argument("--scales", default="2,3,4")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--weights-dir", help="folder of estimator-<family>.safetensors (default: shipped)")
-    p.add_argument("--noise", type=float, default=0.0,
-                   help="σ_n of white noise added to the LR images, 0..255 (named in the set column)")
+    p.add_argument(
+        "--noise",
+        type=float,
+        default=0.0,
+        help="σ_n of white noise added to the LR images, 0..255 (named in the set column)",
+    )
     p.add_argument("--out", help="CSV file to write")
     args = p.parse_args()
     torch.set_num_threads(2)

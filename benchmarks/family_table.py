@@ -44,10 +44,14 @@ def main() -> None:
     p.add_argument("--out", help="per-image CSV")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--noise", type=float, default=0.0, help="LR noise σ_n, 0..255")
-    p.add_argument("--told", choices=("zero", "true", "estimated", "estimated-haar"), default="zero",
-                   help="the noise level auto is told: 0 (default), the true σ_n, or estimated from the LR "
-                   "image as s2k estimate/sr do (s2k.noise.auto_noise; 'estimated-haar': with the 'haar' "
-                   "method, s2k's estimate before session 24)")
+    p.add_argument(
+        "--told",
+        choices=("zero", "true", "estimated", "estimated-haar"),
+        default="zero",
+        help="the noise level auto is told: 0 (default), the true σ_n, or estimated from the LR "
+        "image as s2k estimate/sr do (s2k.noise.auto_noise; 'estimated-haar': with the 'haar' "
+        "method, s2k's estimate before session 24)",
+    )
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     rows = []
@@ -80,29 +84,39 @@ def main() -> None:
                     for name in dict.fromkeys([fam, "gaussian", ch.family]):
                         sr = super_resolve(it.lr, s, ch.kernels[name]).image
                         psnr[name] = psnr_y(it.hr, np.round(np.clip(sr, 0, 255)), shave=s)
-                    row.update(psnr_true_family=psnr[fam], psnr_gaussian=psnr["gaussian"],
-                               psnr_auto=psnr[ch.family])
+                    row.update(
+                        psnr_true_family=psnr[fam], psnr_gaussian=psnr["gaussian"], psnr_auto=psnr[ch.family]
+                    )
                 rows.append(row)
                 conf[ti, FAMILIES.index(ch.family)] += 1
         sel = [r for r in rows if r["scale"] == s]
         right = [r["p_chosen"] for r in sel if r["chosen"] == r["family"]]
         wrong = [r["p_chosen"] for r in sel if r["chosen"] != r["family"]]
-        print(f"×{s}: accuracy {np.trace(conf) / conf.sum():.3f}; rows true {'/'.join(FAMILIES)}, "
-              f"columns chosen: {conf.tolist()}; mean p(chosen) right {np.mean(right):.3f}"
-              + (f", wrong {np.mean(wrong):.3f}" if wrong else ""), flush=True)
-    print("| family | scale | images | chosen right | D_v auto | D_v true family | D_v gaussian |"
-          + (" PSNR-Y auto | true family | gaussian |" if args.sr else ""))
+        print(
+            f"×{s}: accuracy {np.trace(conf) / conf.sum():.3f}; rows true {'/'.join(FAMILIES)}, "
+            f"columns chosen: {conf.tolist()}; mean p(chosen) right {np.mean(right):.3f}"
+            + (f", wrong {np.mean(wrong):.3f}" if wrong else ""),
+            flush=True,
+        )
+    print(
+        "| family | scale | images | chosen right | D_v auto | D_v true family | D_v gaussian |"
+        + (" PSNR-Y auto | true family | gaussian |" if args.sr else "")
+    )
     print("| --- | --- | --- | --- | --- | --- | --- |" + (" --- | --- | --- |" if args.sr else ""))
     for fam in FAMILIES:
         for s in map(int, args.scales.split(",")):
             sel = [r for r in rows if r["scale"] == s and r["family"] == fam]
             ok = sum(r["chosen"] == fam for r in sel)
-            line = (f"| {fam} | ×{s} | {len(sel)} | {ok} | {np.mean([r['dv_auto'] for r in sel]):.5f} | "
-                    f"{np.mean([r['dv_true_family'] for r in sel]):.5f} | "
-                    f"{np.mean([r['dv_gaussian'] for r in sel]):.5f} |")
+            line = (
+                f"| {fam} | ×{s} | {len(sel)} | {ok} | {np.mean([r['dv_auto'] for r in sel]):.5f} | "
+                f"{np.mean([r['dv_true_family'] for r in sel]):.5f} | "
+                f"{np.mean([r['dv_gaussian'] for r in sel]):.5f} |"
+            )
             if args.sr:
-                line += "".join(f" {np.mean([r[k] for r in sel]):.2f} |"
-                                for k in ("psnr_auto", "psnr_true_family", "psnr_gaussian"))
+                line += "".join(
+                    f" {np.mean([r[k] for r in sel]):.2f} |"
+                    for k in ("psnr_auto", "psnr_true_family", "psnr_gaussian")
+                )
             print(line)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -110,8 +124,10 @@ def main() -> None:
             w = csv.DictWriter(f, fieldnames=list(rows[0]))
             w.writeheader()
             w.writerows(rows)
-    print(f"# {Path(args.hr).name}, {platform.machine()}, torch {torch.__version__}, {args.threads} threads, "
-          f"noise {args.noise} (told: {args.told}), {time.perf_counter() - t0:.0f} s")
+    print(
+        f"# {Path(args.hr).name}, {platform.machine()}, torch {torch.__version__}, {args.threads} threads, "
+        f"noise {args.noise} (told: {args.told}), {time.perf_counter() - t0:.0f} s"
+    )
 
 
 if __name__ == "__main__":

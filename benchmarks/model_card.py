@@ -126,15 +126,25 @@ def main() -> None:
         lines += [
             "",
             f"Measured with `{table_command(rows[0])}` (seed 0, mean per image"
-            + ("; D_v of the kernel `s2k.estimate_kernel` returns, the nearest member of the family, and of "
-               "the network's kernel before that fit" if fitted else "")
-            + ("; where a disk-radius regressor ships for the scale (`s2k.disk_radius`), the kernel "
-               "`s2k.estimate_kernel` returns is that disk with its radius refined from the pixels, and "
-               "\"D_v before the refinement\" is the nearest disk itself" if refined else "")
+            + (
+                "; D_v of the kernel `s2k.estimate_kernel` returns, the nearest member of the family, and of "
+                "the network's kernel before that fit"
+                if fitted
+                else ""
+            )
+            + (
+                "; where a disk-radius regressor ships for the scale (`s2k.disk_radius`), the kernel "
+                "`s2k.estimate_kernel` returns is that disk with its radius refined from the pixels, and "
+                '"D_v before the refinement" is the nearest disk itself'
+                if refined
+                else ""
+            )
             + "):",
             "",
-            "| scale | D_v | D_s | D_v up to flip | " + ("D_v before the refinement | " if refined else "")
-            + ("D_v before the fit | " if fitted else "") + "D_v mean kernel |",
+            "| scale | D_v | D_s | D_v up to flip | "
+            + ("D_v before the refinement | " if refined else "")
+            + ("D_v before the fit | " if fitted else "")
+            + "D_v mean kernel |",
             "| --- " * (5 + fitted + refined) + "|",
         ]
         lines += [

@@ -39,8 +39,14 @@ BLIND = "blind-auto"  # --blind: kernel and noise both estimated
 JPEG = "auto-jpeg"  # --jpeg: the estimate raised to the file's JPEG floor
 AUTO = "blind-family-auto"  # --auto-family: family, kernel and noise all estimated
 HAAR = "-haar"  # --compare-haar: a way's name + this = the same way told the "haar" method's estimate
-LABELS = {"zero": "told 0", "true": "told σ_n", "auto": "auto", BLIND: "blind + auto",
-          JPEG: "auto + JPEG floor", AUTO: "family auto"}
+LABELS = {
+    "zero": "told 0",
+    "true": "told σ_n",
+    "auto": "auto",
+    BLIND: "blind + auto",
+    JPEG: "auto + JPEG floor",
+    AUTO: "family auto",
+}
 
 
 def label(way: str) -> str:
@@ -62,18 +68,25 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--hr", required=True, help="HR image folder")
     p.add_argument("--n", type=int, default=20, help="first N images (default 20)")
-    p.add_argument("--cases", nargs="+", default=["gaussian:2", "gaussian:4", "motion:2"],
-                   help="family:scale items")
+    p.add_argument(
+        "--cases", nargs="+", default=["gaussian:2", "gaussian:4", "motion:2"], help="family:scale items"
+    )
     p.add_argument("--noise", default="0,5,10", help="σ_n values, 0..255 units (default 0,5,10)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--blind", action="store_true", help="also blind pnp with the noise estimated")
-    p.add_argument("--auto-family", action="store_true",
-                   help="also blind pnp with family='auto' (chosen from the image), noise estimated")
+    p.add_argument(
+        "--auto-family",
+        action="store_true",
+        help="also blind pnp with family='auto' (chosen from the image), noise estimated",
+    )
     p.add_argument("--jpeg", type=int, default=0, help="store the LR images as JPEG of this quality first")
     p.add_argument("--start", type=int, default=0, help="skip this many images first (default 0)")
-    p.add_argument("--compare-haar", action="store_true",
-                   help="also run every estimate-using way with the 'haar' method's estimate")
+    p.add_argument(
+        "--compare-haar",
+        action="store_true",
+        help="also run every estimate-using way with the 'haar' method's estimate",
+    )
     p.add_argument("--ways", help="run only these ways (comma-separated names, as in the CSV's 'told')")
     p.add_argument("--out", required=True, help="per-image CSV")
     args = p.parse_args()
@@ -86,11 +99,23 @@ def main() -> None:
         keep = [w.strip() for w in args.ways.split(",") if w.strip()]
         unknown = sorted(set(keep) - set(names))
         if unknown:
-            p.error(f"unknown ways {unknown}: choose from {names} (--blind, --jpeg, --auto-family, "
-                    "--compare-haar add ways)")
+            p.error(
+                f"unknown ways {unknown}: choose from {names} (--blind, --jpeg, --auto-family, "
+                "--compare-haar add ways)"
+            )
         names = [w for w in names if w in keep]
-    fields = ["family", "scale", "noise", "image", "estimate", "estimate_haar", "told", "chosen", "psnr_y",
-              "seconds"]
+    fields = [
+        "family",
+        "scale",
+        "noise",
+        "image",
+        "estimate",
+        "estimate_haar",
+        "told",
+        "chosen",
+        "psnr_y",
+        "seconds",
+    ]
     rows: list[dict[str, object]] = []
     with Path(args.out).open("w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=fields)
@@ -99,8 +124,9 @@ def main() -> None:
             family, s = case.split(":")
             scale = int(s)
             for sigma in map(float, args.noise.split(",")):
-                items = make_synthetic_set(args.hr, family, scale, args.n, args.seed, noise=sigma,
-                                           start=args.start)
+                items = make_synthetic_set(
+                    args.hr, family, scale, args.n, args.seed, noise=sigma, start=args.start
+                )
                 for it in items:
                     lr, floor = as_jpeg(it.lr, args.jpeg) if args.jpeg else (it.lr, 0.0)
                     est = {"": estimate_noise(lr), HAAR: estimate_noise(lr, "haar")}
@@ -110,14 +136,22 @@ def main() -> None:
                         value = fixed.get(base, est[method])
                         t = time.perf_counter()
                         kernel = None if base in (BLIND, AUTO) else it.kernel
-                        res = super_resolve(lr, scale, kernel, family="auto" if base == AUTO else family,
-                                            noise=value)
+                        res = super_resolve(
+                            lr, scale, kernel, family="auto" if base == AUTO else family, noise=value
+                        )
                         chosen = res.family if base == AUTO else family
-                        row = {"family": family, "scale": scale, "noise": sigma, "image": it.name,
-                               "estimate": f"{est['']:.3f}", "estimate_haar": f"{est[HAAR]:.3f}",
-                               "told": told, "chosen": chosen,
-                               "psnr_y": f"{psnr_y(it.hr, res.image, shave=scale):.4f}",
-                               "seconds": f"{time.perf_counter() - t:.3f}"}
+                        row = {
+                            "family": family,
+                            "scale": scale,
+                            "noise": sigma,
+                            "image": it.name,
+                            "estimate": f"{est['']:.3f}",
+                            "estimate_haar": f"{est[HAAR]:.3f}",
+                            "told": told,
+                            "chosen": chosen,
+                            "psnr_y": f"{psnr_y(it.hr, res.image, shave=scale):.4f}",
+                            "seconds": f"{time.perf_counter() - t:.3f}",
+                        }
                         w.writerow(row)
                         rows.append(row)
                     fh.flush()
@@ -126,15 +160,22 @@ def main() -> None:
                 ests = np.array([float(r["estimate"]) for r in first])
                 haar = np.array([float(r["estimate_haar"]) for r in first])
                 psnr = {t: np.mean([float(r["psnr_y"]) for r in sel if r["told"] == t]) for t in names}
-                right = {t: sum(r["chosen"] == family for r in sel if r["told"] == t)
-                         for t in names if t.removesuffix(HAAR) == AUTO}
-                print(f"{family} ×{scale} σ_n {sigma:g}: estimate {ests.mean():.2f} ({ests.min():.2f}–"
-                      f"{ests.max():.2f}), haar {haar.mean():.2f} ({haar.min():.2f}–{haar.max():.2f}); "
-                      "PSNR-Y " + " / ".join(label(t) for t in names) + ": "
-                      + " / ".join(f"{psnr[t]:.2f}" for t in names)
-                      + f" ({len(ests)} images)"
-                      + "".join(f"; {label(t)} family right {r}/{len(ests)}" for t, r in right.items()),
-                      flush=True)
+                right = {
+                    t: sum(r["chosen"] == family for r in sel if r["told"] == t)
+                    for t in names
+                    if t.removesuffix(HAAR) == AUTO
+                }
+                print(
+                    f"{family} ×{scale} σ_n {sigma:g}: estimate {ests.mean():.2f} ({ests.min():.2f}–"
+                    f"{ests.max():.2f}), haar {haar.mean():.2f} ({haar.min():.2f}–{haar.max():.2f}); "
+                    "PSNR-Y "
+                    + " / ".join(label(t) for t in names)
+                    + ": "
+                    + " / ".join(f"{psnr[t]:.2f}" for t in names)
+                    + f" ({len(ests)} images)"
+                    + "".join(f"; {label(t)} family right {r}/{len(ests)}" for t, r in right.items()),
+                    flush=True,
+                )
     jpeg = f", LR stored as JPEG quality {args.jpeg}" if args.jpeg else ""
     print(f"# {platform.machine()}, torch {torch.__version__}, {args.threads} threads{jpeg}")
 

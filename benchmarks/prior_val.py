@@ -32,14 +32,24 @@ def main() -> None:
     p.add_argument("--noise", type=float, default=0.0, help="LR noise σ_n, 0..255 (default 0)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--digits", type=int, default=2, help="decimals of the printed PSNR-Y (default 2)")
-    p.add_argument("--iterations", type=int, default=PnPConfig.iterations,
-                   help="HQS rounds for the learned priors (default 8, what they were trained with)")
-    p.add_argument("--cases", default=",".join(DenoiserTrainConfig.sr_val_cases),
-                   help="family:scale problems (default the trainer's gaussian:2,gaussian:4,motion:2)")
+    p.add_argument(
+        "--iterations",
+        type=int,
+        default=PnPConfig.iterations,
+        help="HQS rounds for the learned priors (default 8, what they were trained with)",
+    )
+    p.add_argument(
+        "--cases",
+        default=",".join(DenoiserTrainConfig.sr_val_cases),
+        help="family:scale problems (default the trainer's gaussian:2,gaussian:4,motion:2)",
+    )
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     cfg = DenoiserTrainConfig(
-        objective="sr", val_dir=args.val_dir, val_start=args.val_start, val_count=args.val_count,
+        objective="sr",
+        val_dir=args.val_dir,
+        val_start=args.val_start,
+        val_count=args.val_count,
         sr_val_cases=tuple(c.strip() for c in args.cases.split(",") if c.strip()),
     )
     items = make_sr_val_set(cfg, args.noise)
@@ -60,8 +70,10 @@ def main() -> None:
         d = args.digits
         print(f"| {prior} | " + " | ".join(f"{m:.{d}f}" for m in means) + f" | {np.mean(means):.{d}f} |")
     n = len(items) // len(cases)
-    print(f"# {n} images, noise {args.noise}, {args.iterations} HQS rounds for learned priors, "
-          f"{platform.machine()}, torch {torch.__version__}")
+    print(
+        f"# {n} images, noise {args.noise}, {args.iterations} HQS rounds for learned priors, "
+        f"{platform.machine()}, torch {torch.__version__}"
+    )
 
 
 if __name__ == "__main__":

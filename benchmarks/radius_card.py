@@ -51,11 +51,16 @@ def _command(cfg: dict, out: str) -> str:
 def _combiner_rows(info: dict, weights: str, n_params: int) -> list[str]:
     """The card's rows on the file's combiner (metadata ``combiner``, :mod:`s2k.train.radius_combiner`)."""
     fit, err = info["fit"], info["errors"]
-    flags = [f"{flag} {val:g}" if isinstance(val, float) else f"{flag} {val}"
-             for flag, val in _changed(fit, COMBINER_DEFAULTS, ("problems", "train_dirs"))]
+    flags = [
+        f"{flag} {val:g}" if isinstance(val, float) else f"{flag} {val}"
+        for flag, val in _changed(fit, COMBINER_DEFAULTS, ("problems", "train_dirs"))
+    ]
     first = f" (first {fit['n']})" if fit["n"] else ""
-    noise = (f", white noise σ_n spread over [{fit['noise_min']:g}, {fit['noise_max']:g}] across the draws"
-             if fit.get("noise_max") else "")
+    noise = (
+        f", white noise σ_n spread over [{fit['noise_min']:g}, {fit['noise_max']:g}] across the draws"
+        if fit.get("noise_max")
+        else ""
+    )
     return [
         f"| combiner | (1 − w)·r_S2K + w·r_CNN plus an MLP's correction from the two radii (2 → "
         f"{info['net']['hidden']} → {info['net']['hidden']} → 1, tanh; {n_params:,} parameters) |",
@@ -85,8 +90,10 @@ def _last_val(run: Path) -> str:
     if not (run / "val.csv").is_file():
         return "the run's val.csv"
     r = _rows(str(run / "val.csv"))[-1]
-    return (f"at iteration {r['iteration']}, mean absolute radius error {float(r['abs_err']):.3f} HR px, "
-            f"bias {float(r['bias']):+.3f}, D_v {float(r['dv']):.5f}")
+    return (
+        f"at iteration {r['iteration']}, mean absolute radius error {float(r['abs_err']):.3f} HR px, "
+        f"bias {float(r['bias']):+.3f}, D_v {float(r['dv']):.5f}"
+    )
 
 
 def main() -> None:
@@ -108,11 +115,15 @@ def main() -> None:
         f"# Model card: `{Path(args.weights).name}`",
         "",
         f"Disk-radius regressor for ×{s} (`s2k.disk_radius`, `s2k.nets.radius`): reads a defocus disk's "
-        "radius from the LR image's pixels; `s2k.estimate_kernel(..., family=\"disk\")` combines it with the "
+        'radius from the LR image\'s pixels; `s2k.estimate_kernel(..., family="disk")` combines it with the '
         f"radius of the disk fitted to the S2K estimate: (1 − w)·r_S2K + w·r_CNN with w = "
         f"**{reg.blend:g}**"
-        + (", plus the radius-dependent correction of the file's combiner (`s2k.nets.radius.RadiusCombiner`)."
-           if reg.combiner is not None else "."),
+        + (
+            ", plus the radius-dependent correction of the file's combiner "
+            "(`s2k.nets.radius.RadiusCombiner`)."
+            if reg.combiner is not None
+            else "."
+        ),
         "",
         "| item | value |",
         "| --- | --- |",
@@ -156,8 +167,11 @@ def main() -> None:
                 f"{first + int(rows[0]['images'])}, seeds {rows[0].get('seeds', '0')}, noise σ "
                 f"{float(noise):g}): D_v of the disk at "
                 "(1 − w)·r_S2K + w·r_CNN"
-                + (" (row `combiner`: at the combiner's radius)" if any(r["w"] == "combiner" for r in rows)
-                   else ""),
+                + (
+                    " (row `combiner`: at the combiner's radius)"
+                    if any(r["w"] == "combiner" for r in rows)
+                    else ""
+                ),
                 "",
                 "| w | D_v | mean abs radius error (HR px) | bias |",
                 "| --- | --- | --- | --- |",
@@ -177,8 +191,10 @@ def main() -> None:
                 f"the disk fitted to the S2K estimate alone, {float(r['dv_network']):.5f} for the S2K "
                 f"network's kernel as is, {float(r['dv_mean_kernel']):.5f} for the family's mean kernel.",
             ]
-    lines += ["", f"Card written by `benchmarks/radius_card.py` ({platform.machine()}, torch "
-              f"{torch.__version__})."]
+    lines += [
+        "",
+        f"Card written by `benchmarks/radius_card.py` ({platform.machine()}, torch {torch.__version__}).",
+    ]
     card = Path(args.weights).with_suffix(".md")
     card.write_text("\n".join(lines) + "\n")
     print(f"wrote {card}")

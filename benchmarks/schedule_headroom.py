@@ -88,9 +88,16 @@ def main() -> None:
     for case in args.cases.split(","):
         family, scale = parse_case(case)
         cfg = DenoiserTrainConfig(
-            objective="sr", sr_scales=(scale,), sr_families=(family,), sr_noisy_fraction=0.0,
-            batch_size=8, patch_size=96, val_start=args.val_start, val_count=args.val_count,
-            sr_val_cases=(case,), seed=args.seed,
+            objective="sr",
+            sr_scales=(scale,),
+            sr_families=(family,),
+            sr_noisy_fraction=0.0,
+            batch_size=8,
+            patch_size=96,
+            val_start=args.val_start,
+            val_count=args.val_count,
+            sr_val_cases=(case,),
+            seed=args.seed,
         )
         items = make_sr_val_set(cfg)
         before = held_out(net, items, dpir)
@@ -111,8 +118,14 @@ def main() -> None:
         learned = GainedSchedule(log_sigma_gain=tuple(gs.tolist()), log_alpha_gain=tuple(ga.tolist()))
         after = held_out(net, items, learned)
         row = {
-            "case": case, "images": len(items), "dpir": before, "learned": after, "gain": after - before,
-            "train_s": time.perf_counter() - t0, "log_sigma_gain": gs.tolist(), "log_alpha_gain": ga.tolist(),
+            "case": case,
+            "images": len(items),
+            "dpir": before,
+            "learned": after,
+            "gain": after - before,
+            "train_s": time.perf_counter() - t0,
+            "log_sigma_gain": gs.tolist(),
+            "log_alpha_gain": ga.tolist(),
         }
         results.append(row)
         print(

@@ -37,9 +37,13 @@ def main() -> None:
     p.add_argument("--backends", default="pnp,sftmd")
     p.add_argument("--shaves", default="8,16,32", help="extra shaves in HR pixels (besides s)")
     p.add_argument("--borders", default="free", help="pnp border assumptions to compare (free,reflect)")
-    p.add_argument("--crop", type=int, default=0,
-                   help="cut this many LR pixels off every side after degrading (and the HR to match): the "
-                   "LR border pixels then saw real content beyond the HR, as in a photo")
+    p.add_argument(
+        "--crop",
+        type=int,
+        default=0,
+        help="cut this many LR pixels off every side after degrading (and the HR to match): the "
+        "LR border pixels then saw real content beyond the HR, as in a photo",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--prior", default="learned", help="pnp prior: learned, tv or a denoiser weight file")

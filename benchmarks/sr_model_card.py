@@ -77,7 +77,10 @@ def _denoiser_stage(st: dict) -> list[str]:
             + (", views cycled" if cfg.get("sr_cycle_views") else "")
             + ") to the HR crop"
         )
-        images = st.get("val_images") or f"BSD100 images {cfg['val_start'] + 1}–{cfg['val_start'] + cfg['val_count']}"
+        images = (
+            st.get("val_images")
+            or f"BSD100 images {cfg['val_start'] + 1}–{cfg['val_start'] + cfg['val_count']}"
+        )
         val = (
             f"{images} (outside the benchmark's first 50), centre {cfg['val_crop']}² crops, pnp SR PSNR-Y "
             f"({', '.join(cfg['sr_val_cases'])})"
@@ -85,7 +88,9 @@ def _denoiser_stage(st: dict) -> list[str]:
     else:
         data = f"{crops}, white Gaussian noise σ uniform in [{cfg['sigma_min']}, {cfg['sigma_max']}]; loss {cfg['loss'].upper()}"
         val = f"first {cfg['val_count']} BSD100 images, centre {cfg['val_crop']}² crops, denoising PSNR-Y"
-    sched = cfg["lr_schedule"] + (f" ending at a {cfg['time_limit_min']}-minute limit" if cfg.get("time_limit_min") else "")
+    sched = cfg["lr_schedule"] + (
+        f" ending at a {cfg['time_limit_min']}-minute limit" if cfg.get("time_limit_min") else ""
+    )
     rows = [
         f"| stage {n} ({cfg.get('objective', 'denoise')}) data | {data} |",
         f"| stage {n} training | batch {cfg['batch_size']} × {st['iteration']} iterations, Adam lr {cfg['lr']} "
@@ -95,7 +100,11 @@ def _denoiser_stage(st: dict) -> list[str]:
         + " |",
     ]
     if st.get("val"):
-        rows.append(f"| stage {n} validation | {val}: " + ", ".join(f"{k} {v:.2f} dB" for k, v in st["val"].items()) + " |")
+        rows.append(
+            f"| stage {n} validation | {val}: "
+            + ", ".join(f"{k} {v:.2f} dB" for k, v in st["val"].items())
+            + " |"
+        )
     return rows
 
 
@@ -162,8 +171,11 @@ def main() -> None:
         lines += [
             "The learned prior of the `pnp` SR backend: a noise-level-conditioned Gaussian denoiser "
             f"(`s2k.nets.denoiser`), {what}"
-            + (", trained last *through* the unrolled PnP loop it serves (objective `sr`)."
-               if stages[-1]["config"].get("objective") == "sr" else "."),
+            + (
+                ", trained last *through* the unrolled PnP loop it serves (objective `sr`)."
+                if stages[-1]["config"].get("objective") == "sr"
+                else "."
+            ),
             "",
             "| item | value |",
             "| --- | --- |",

@@ -86,7 +86,13 @@ def run_method(
     prior = "tv" if method == "pnp-tv" else "learned" if backend == "sftmd" else learned
     refine = {"blind-pnp-norefine": False, "blind-pnp-refine": True}.get(method)
     return super_resolve(
-        lr, scale, k, family=family, backend=backend, prior=prior, refine=refine,
+        lr,
+        scale,
+        k,
+        family=family,
+        backend=backend,
+        prior=prior,
+        refine=refine,
         border=border if backend == "pnp" else "free",
     ).image
 
@@ -106,10 +112,17 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", required=True, help="per-image CSV (appended; existing rows are skipped)")
     p.add_argument("--prior", default="learned", help="denoiser weight file for the learned-prior methods")
-    p.add_argument("--border", default="free", choices=BORDERS,
-                   help="pnp's border assumption (default free; keep reflect rows in their own --out)")
-    p.add_argument("--replace", default="",
-                   help="move the rows this run would write from --out to this CSV first (remeasure them)")
+    p.add_argument(
+        "--border",
+        default="free",
+        choices=BORDERS,
+        help="pnp's border assumption (default free; keep reflect rows in their own --out)",
+    )
+    p.add_argument(
+        "--replace",
+        default="",
+        help="move the rows this run would write from --out to this CSV first (remeasure them)",
+    )
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     methods = args.methods.split(",")

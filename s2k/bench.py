@@ -121,7 +121,6 @@ class BenchConfig:
         if not list_images(self.hr)[: self.n]:
             raise S2KError(f"no images in {self.hr}")
 
-
     def wants(self, method: str) -> bool:
         """Whether this run computes ``method`` (every method when ``methods`` is empty)."""
         return not self.methods or method in self.methods

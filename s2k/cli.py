@@ -172,8 +172,16 @@ def cmd_demo(args: argparse.Namespace) -> None:
     floor = kernel_errors(sample_kernels(args.family, 500, 1).mean(axis=0), k).dv  # no-skill answer
     p_bic, p_blind, p_true = (psnr_y(hr, x, shave=s) for x in (bic, blind, oracle))
     outdir.mkdir(parents=True, exist_ok=True)
-    written = ["lr.png", "sr.png", "kernel_true.npy", "kernel_estimated.npy", "kernel_true.png",
-               "kernel_estimated.png", "spectrum.png", "demo.png"]
+    written = [
+        "lr.png",
+        "sr.png",
+        "kernel_true.npy",
+        "kernel_estimated.npy",
+        "kernel_true.png",
+        "kernel_estimated.png",
+        "spectrum.png",
+        "demo.png",
+    ]
     write_image(outdir / "lr.png", lr)
     write_image(outdir / "sr.png", blind)
     save_kernel(outdir / "kernel_true.npy", k)
@@ -181,8 +189,12 @@ def cmd_demo(args: argparse.Namespace) -> None:
     save_kernel_png(outdir / "kernel_true.png", k)
     save_kernel_png(outdir / "kernel_estimated.png", k_est)
     save_spectrum_png(outdir / "spectrum.png", spec)
-    panels = [(f"LR (×{s})", lr, "image"), ("LR spectrum", spec, "spectrum"), ("true kernel", k, "kernel"),
-              (f"estimated (D_v {err.dv:.5f})", k_est, "kernel")]
+    panels = [
+        (f"LR (×{s})", lr, "image"),
+        ("LR spectrum", spec, "spectrum"),
+        ("true kernel", k, "kernel"),
+        (f"estimated (D_v {err.dv:.5f})", k_est, "kernel"),
+    ]
     if res.refined:  # show and save the kernel the SR used as well
         err_ref = kernel_errors(res.kernel, k)
         panels.append((f"refined (D_v {err_ref.dv:.5f})", res.kernel, "kernel"))
@@ -191,25 +203,37 @@ def cmd_demo(args: argparse.Namespace) -> None:
         written[4:4] = ["kernel_refined.npy", "kernel_refined.png"]
     save_panel_figure(
         outdir / "demo.png",
-        [*panels, (f"bicubic {p_bic:.2f} dB", bic, "image"),
-         (f"blind {args.backend} {p_blind:.2f} dB", blind, "image"), ("HR", hr, "image")],
+        [
+            *panels,
+            (f"bicubic {p_bic:.2f} dB", bic, "image"),
+            (f"blind {args.backend} {p_blind:.2f} dB", blind, "image"),
+            ("HR", hr, "image"),
+        ],
         title=f"{hr_path.name}: {args.family} kernel (seed {args.seed}), ×{s}, blind SR; PSNR-Y vs HR",
     )
     dt = time.perf_counter() - t0
-    print(f"HR {hr_path.name} {hr.shape[1]}×{hr.shape[0]} -> LR {lr.shape[1]}×{lr.shape[0]} with a "
-          f"{args.family} {k.shape[0]}×{k.shape[1]} kernel (seed {args.seed}, noise σ {args.noise:g})")
-    print(f"kernel estimated in {1000 * t_est:.0f} ms: D_v {err.dv:.5f}, D_s {err.ds:.3f} (answering the "
-          f"family's mean kernel would score D_v {floor:.5f})")
+    print(
+        f"HR {hr_path.name} {hr.shape[1]}×{hr.shape[0]} -> LR {lr.shape[1]}×{lr.shape[0]} with a "
+        f"{args.family} {k.shape[0]}×{k.shape[1]} kernel (seed {args.seed}, noise σ {args.noise:g})"
+    )
+    print(
+        f"kernel estimated in {1000 * t_est:.0f} ms: D_v {err.dv:.5f}, D_s {err.ds:.3f} (answering the "
+        f"family's mean kernel would score D_v {floor:.5f})"
+    )
     if args.family in PARAMETRIC_FAMILIES:
         print(f"  estimated: {fit_kernel(k_est, args.family).describe(residual=False)}")
         print(f"  true:      {fit_kernel(k, args.family).describe(residual=False)}")
     if res.refined:
-        print(f"  the SR refined the estimate against the LR image first (s2k.kernel_refine): D_v "
-              f"{err_ref.dv:.5f}, D_s {err_ref.ds:.3f} (fitted to the LR image, not to the kernel's pixels: "
-              "it can score a higher D_v and still restore better, docs/SR.md)")
-    print(f"PSNR-Y vs HR: bicubic {p_bic:.2f} dB, blind {args.backend} {p_blind:.2f} dB "
-          f"({p_blind - p_bic:+.2f}; "
-          f"{t_sr:.1f} s), {args.backend} with the true kernel {p_true:.2f} dB")
+        print(
+            f"  the SR refined the estimate against the LR image first (s2k.kernel_refine): D_v "
+            f"{err_ref.dv:.5f}, D_s {err_ref.ds:.3f} (fitted to the LR image, not to the kernel's pixels: "
+            "it can score a higher D_v and still restore better, docs/SR.md)"
+        )
+    print(
+        f"PSNR-Y vs HR: bicubic {p_bic:.2f} dB, blind {args.backend} {p_blind:.2f} dB "
+        f"({p_blind - p_bic:+.2f}; "
+        f"{t_sr:.1f} s), {args.backend} with the true kernel {p_true:.2f} dB"
+    )
     print(f"done in {dt:.1f} s")
     for name in written:
         print(f"  wrote {outdir / name}")
@@ -235,14 +259,22 @@ def cmd_estimate(args: argparse.Namespace) -> None:
             raise S2KError("--weights names one family's model; it cannot be used with --family auto")
         from s2k.family import choose_family
 
-        choice = choose_family(image, args.scale, noise=noise, resolve_flip=not args.no_flip,
-                               fit_family=False)
+        choice = choose_family(
+            image, args.scale, noise=noise, resolve_flip=not args.no_flip, fit_family=False
+        )
         family, said, k = choice.family, choice.describe(), choice.kernel
         if noise >= NOISY_LEVEL:
             said += f" (noise σ {noise:.1f}: estimates and choice for noisy images)"
     else:
-        k = estimate_kernel(image, args.scale, family, weights=args.weights, resolve_flip=not args.no_flip,
-                            fit_family=False, noise=noise)
+        k = estimate_kernel(
+            image,
+            args.scale,
+            family,
+            weights=args.weights,
+            resolve_flip=not args.no_flip,
+            fit_family=False,
+            noise=noise,
+        )
         if args.weights is None and noisy_model(family, noise):
             said += f" (noise σ {noise:.1f}: the model trained on noisy images)"
     fit = fit_kernel(k, family) if family in PARAMETRIC_FAMILIES else None
@@ -255,8 +287,10 @@ def cmd_estimate(args: argparse.Namespace) -> None:
     save_kernel(out, k)
     if png:
         save_kernel_png(png, k)
-    print(f"{args.image}: {said} kernel {k.shape[0]}×{k.shape[1]} at ×{args.scale} "
-          f"({1000 * dt:.0f} ms) -> {out}")
+    print(
+        f"{args.image}: {said} kernel {k.shape[0]}×{k.shape[1]} at ×{args.scale} "
+        f"({1000 * dt:.0f} ms) -> {out}"
+    )
     if fit is not None:  # the residual says how far the network's kernel is from the family
         print(f"nearest {fit.describe()}" + (" (not applied: --no-fit)" if args.no_fit else ""))
     if refined is not None:
@@ -291,9 +325,20 @@ def cmd_sr(args: argparse.Namespace) -> None:
             _warn_if_noisy(path, lr, args.backend)
         floor = _jpeg_floor(path) if noise == "auto" else 0.0
         t0 = time.perf_counter()
-        res = super_resolve(lr, args.scale, kernel, family=args.family, backend=args.backend,
-                            prior=args.prior, noise=noise, tile=args.tile, refine=args.refine,
-                            border=args.border, progress=True, noise_floor=floor)
+        res = super_resolve(
+            lr,
+            args.scale,
+            kernel,
+            family=args.family,
+            backend=args.backend,
+            prior=args.prior,
+            noise=noise,
+            tile=args.tile,
+            refine=args.refine,
+            border=args.border,
+            progress=True,
+            noise_floor=floor,
+        )
         dt = time.perf_counter() - t0
         write_image(out, res.image)
         if kout:
@@ -337,8 +382,11 @@ def _warn_if_noisy(path: Path, lr: np.ndarray, backend: str) -> None:
     sigma, known = auto_noise(lr, _jpeg_floor(path))
     if known and sigma >= NOISY:
         fix = "--noise auto" if backend == "pnp" else "--backend pnp (sftmd is noise-free)"
-        tqdm.write(f"warning: {path.name} looks noisy (σ ≈ {sigma:.1f}); restored as noise-free it may come "
-                   f"out grainy: try {fix}", file=sys.stderr)
+        tqdm.write(
+            f"warning: {path.name} looks noisy (σ ≈ {sigma:.1f}); restored as noise-free it may come "
+            f"out grainy: try {fix}",
+            file=sys.stderr,
+        )
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
@@ -352,8 +400,18 @@ def cmd_bench(args: argparse.Namespace) -> None:
     if not Path(args.hr).is_dir():
         raise S2KError(f"--hr {args.hr!r} is not a folder")
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip()) if args.methods else ()
-    cfg = BenchConfig(args.hr, args.out, families, scales, args.n, args.seed, args.noise, args.backend,
-                      not args.no_figures, methods)
+    cfg = BenchConfig(
+        args.hr,
+        args.out,
+        families,
+        scales,
+        args.n,
+        args.seed,
+        args.noise,
+        args.backend,
+        not args.no_figures,
+        methods,
+    )
     t0 = time.perf_counter()
     path = run_bench(cfg, progress=not args.quiet)
     print(f"results: {path}, {Path(args.out) / 'results.md'} ({time.perf_counter() - t0:.0f} s)")
@@ -387,9 +445,15 @@ def _run_training(
 def cmd_train_estimator(args: argparse.Namespace) -> None:
     from s2k.train.estimator import EstimatorTrainConfig, train_estimator
 
-    _run_training(args, EstimatorTrainConfig, train_estimator,
-                  lambda r: f"done: iteration {r['iteration']}, best mean val D_v {r['best_dv_mean']:.6f}, "
-                  f"{r['wall_s']:.0f} s")
+    _run_training(
+        args,
+        EstimatorTrainConfig,
+        train_estimator,
+        lambda r: (
+            f"done: iteration {r['iteration']}, best mean val D_v {r['best_dv_mean']:.6f}, "
+            f"{r['wall_s']:.0f} s"
+        ),
+    )
 
 
 def cmd_train_denoiser(args: argparse.Namespace) -> None:
@@ -407,9 +471,12 @@ def cmd_train_sr(args: argparse.Namespace) -> None:
 def cmd_train_radius(args: argparse.Namespace) -> None:
     from s2k.train.radius import RadiusTrainConfig, train_radius
 
-    _run_training(args, RadiusTrainConfig, train_radius,
-                  lambda r: f"done: iteration {r['iteration']}, best val D_v {r['best_dv']:.6f}, "
-                  f"{r['wall_s']:.0f} s")
+    _run_training(
+        args,
+        RadiusTrainConfig,
+        train_radius,
+        lambda r: f"done: iteration {r['iteration']}, best val D_v {r['best_dv']:.6f}, {r['wall_s']:.0f} s",
+    )
 
 
 def cmd_train_family(args: argparse.Namespace) -> None:
@@ -420,13 +487,18 @@ def cmd_train_family(args: argparse.Namespace) -> None:
     cfg = dataclass_from_args(FamilyFitConfig, args)
     clf = fit_family_classifier(cfg, progress=not args.quiet)
     clf.save(args.out)
-    parts = [(what, clf.meta[key]) for what, key in (("noise-free", "fit_accuracy"),
-                                                     ("noisy", "noisy_fit_accuracy")) if key in clf.meta]
+    parts = [
+        (what, clf.meta[key])
+        for what, key in (("noise-free", "fit_accuracy"), ("noisy", "noisy_fit_accuracy"))
+        if key in clf.meta
+    ]
     acc = "; ".join(
         what + " " + ", ".join(f"×{s} {100 * a:.0f} %" for s, a in by.items()) for what, by in parts
     )
-    print(f"family classifier -> {args.out} (accuracy on its own fitting data: {acc or 'kept from base'}; "
-          f"{clf.meta['wall_time_s']:.0f} s)")
+    print(
+        f"family classifier -> {args.out} (accuracy on its own fitting data: {acc or 'kept from base'}; "
+        f"{clf.meta['wall_time_s']:.0f} s)"
+    )
 
 
 def cmd_train_radius_combiner(args: argparse.Namespace) -> None:
@@ -436,12 +508,15 @@ def cmd_train_radius_combiner(args: argparse.Namespace) -> None:
     _out_path(args.out, (".safetensors",), "output")
     if not Path(args.weights).is_file():
         raise S2KError(f"{args.weights}: no such weight file")
-    info = attach_combiner(args.weights, args.out, dataclass_from_args(CombinerFitConfig, args),
-                           progress=not args.quiet)
+    info = attach_combiner(
+        args.weights, args.out, dataclass_from_args(CombinerFitConfig, args), progress=not args.quiet
+    )
     e = info["errors"]
-    print(f"combiner -> {args.out} ({info['fit']['problems']} problems; mean radius error on them "
-          f"{e['linear_abs_err']:.4f} px with the linear blend, {e['combined_abs_err']:.4f} px combined; "
-          f"{info['wall_time_s']:.0f} s)")
+    print(
+        f"combiner -> {args.out} ({info['fit']['problems']} problems; mean radius error on them "
+        f"{e['linear_abs_err']:.4f} px with the linear blend, {e['combined_abs_err']:.4f} px combined; "
+        f"{info['wall_time_s']:.0f} s)"
+    )
 
 
 def cmd_train_export(args: argparse.Namespace) -> None:
@@ -503,13 +578,21 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("-o", "--output", required=True, help="output kernel file (.npy)")
     sp.add_argument("--png", help="also write a magnified picture of the kernel (.png)")
 
-    sp = add("degrade", cmd_degrade, "Blur, down-sample and optionally add noise to an HR image "
-             "(LR = (HR ⊛ k)[0::s, 0::s] + n, rounded to 8 bits).")
+    sp = add(
+        "degrade",
+        cmd_degrade,
+        "Blur, down-sample and optionally add noise to an HR image "
+        "(LR = (HR ⊛ k)[0::s, 0::s] + n, rounded to 8 bits).",
+    )
     sp.add_argument("hr", help="high-resolution input image")
     sp.add_argument("-s", "--scale", type=_scale, required=True, help="integer scale factor >= 1")
     src = sp.add_mutually_exclusive_group()
-    src.add_argument("--family", choices=FAMILIES, default="gaussian",
-                     help="sample the kernel from this family (default gaussian)")
+    src.add_argument(
+        "--family",
+        choices=FAMILIES,
+        default="gaussian",
+        help="sample the kernel from this family (default gaussian)",
+    )
     src.add_argument("--kernel", help="use this kernel (.npy, 2-D, >= 0, odd sizes; renormalised)")
     sp.add_argument("--seed", type=int, default=0, help="seed of the kernel sample and the noise (default 0)")
     sp.add_argument("--noise", type=_nonneg_float, default=0.0, help="Gaussian noise σ in 0..255 units")
@@ -525,54 +608,100 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("estimate", cmd_estimate, "Estimate the blur kernel of an LR image from its amplitude spectrum.")
     sp.add_argument("image", help="LR input image (any size, grey or colour)")
     sp.add_argument("-s", "--scale", type=_scale, required=True, help="SR scale factor the kernel is for")
-    sp.add_argument("--family", choices=(*FAMILIES, "auto"), default="gaussian",
-                    help="kernel family, or auto: run every family's estimator and keep the most likely "
-                    "(default gaussian)")
+    sp.add_argument(
+        "--family",
+        choices=(*FAMILIES, "auto"),
+        default="gaussian",
+        help="kernel family, or auto: run every family's estimator and keep the most likely "
+        "(default gaussian)",
+    )
     sp.add_argument("-o", "--output", required=True, help="output kernel (.npy, HR pixels, sum 1)")
     sp.add_argument("--png", help="also write a magnified picture of the kernel (.png)")
     sp.add_argument("--weights", help="estimator weights (.safetensors) instead of the shipped ones")
-    sp.add_argument("--noise", type=_noise_or_auto, default="auto",
-                    help="noise σ of the LR image, 0..255, or auto (default): estimated as s2k sr does; "
-                    "noisy images get the family's model trained on noise, where one is shipped")
-    sp.add_argument("--no-flip", action="store_true",
-                    help="motion: keep the network's orientation instead of resolving the 180° ambiguity")
-    sp.add_argument("--no-fit", action="store_true",
-                    help="gaussian/disk: write the network's kernel as is instead of the nearest member of "
-                    "the family")
+    sp.add_argument(
+        "--noise",
+        type=_noise_or_auto,
+        default="auto",
+        help="noise σ of the LR image, 0..255, or auto (default): estimated as s2k sr does; "
+        "noisy images get the family's model trained on noise, where one is shipped",
+    )
+    sp.add_argument(
+        "--no-flip",
+        action="store_true",
+        help="motion: keep the network's orientation instead of resolving the 180° ambiguity",
+    )
+    sp.add_argument(
+        "--no-fit",
+        action="store_true",
+        help="gaussian/disk: write the network's kernel as is instead of the nearest member of the family",
+    )
 
     sp = add("sr", cmd_sr, "Super-resolve an LR image (or a folder): blind, or with --kernel.")
     sp.add_argument("image", help="LR image, or a folder of LR images")
     sp.add_argument("-s", "--scale", type=_scale, required=True, help="integer scale factor")
     sp.add_argument("-o", "--output", required=True, help="SR image (or folder, for a folder input)")
-    sp.add_argument("--kernel", help="known kernel (.npy, HR pixels): non-blind SR; 'bicubic': the "
-                    "kernel-unaware reference (assumes the bicubic-like kernel)")
-    sp.add_argument("--family", choices=(*FAMILIES, "auto"), default="gaussian",
-                    help="kernel family for the estimator when no --kernel is given, or auto: the most "
-                    "likely family (default gaussian)")
-    sp.add_argument("--backend", choices=BACKENDS, default="pnp",
-                    help="SR backend: pnp (any kernel and scale, fast on CPU) or sftmd (the paper's network, "
-                    "×2-×4, noise-free; default pnp)")
-    sp.add_argument("--prior", default="learned",
-                    help="pnp prior: learned (the shipped priors, one per scale at ×2-×4), tv (total "
-                    "variation) or a denoiser weight file of your own (.safetensors from s2k train denoiser; "
-                    "default learned)")
+    sp.add_argument(
+        "--kernel",
+        help="known kernel (.npy, HR pixels): non-blind SR; 'bicubic': the "
+        "kernel-unaware reference (assumes the bicubic-like kernel)",
+    )
+    sp.add_argument(
+        "--family",
+        choices=(*FAMILIES, "auto"),
+        default="gaussian",
+        help="kernel family for the estimator when no --kernel is given, or auto: the most "
+        "likely family (default gaussian)",
+    )
+    sp.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="pnp",
+        help="SR backend: pnp (any kernel and scale, fast on CPU) or sftmd (the paper's network, "
+        "×2-×4, noise-free; default pnp)",
+    )
+    sp.add_argument(
+        "--prior",
+        default="learned",
+        help="pnp prior: learned (the shipped priors, one per scale at ×2-×4), tv (total "
+        "variation) or a denoiser weight file of your own (.safetensors from s2k train denoiser; "
+        "default learned)",
+    )
     sp.add_argument("--save-kernel", help="save the kernel used (.npy)")
-    sp.add_argument("--noise", type=_noise_or_auto, default="auto",
-                    help="noise σ of the LR image, 0..255, or auto (default): estimate it from the image "
-                    "(pnp; sftmd is noise-free). Give 0 for noise-free images such as s2k degrade's")
-    sp.add_argument("--tile", type=_positive_int,
-                    help="LR tile side for large images (default 512 for pnp, 256 for sftmd)")
-    sp.add_argument("--refine", action=argparse.BooleanOptionalAction, default=None,
-                    help="refine the kernel against the LR image and restore again (2-4× the time; "
-                    "default: only estimated motion kernels with pnp at ×2 and ×3, where it was measured "
-                    "to help)")
-    sp.add_argument("--border", choices=BORDERS, default="free",
-                    help="pnp: the image beyond its edges is unknown (free, default: photos) or the "
-                    "mirror image of its edge (reflect: s2k's degradation convention, for images made "
-                    "by s2k degrade)")
+    sp.add_argument(
+        "--noise",
+        type=_noise_or_auto,
+        default="auto",
+        help="noise σ of the LR image, 0..255, or auto (default): estimate it from the image "
+        "(pnp; sftmd is noise-free). Give 0 for noise-free images such as s2k degrade's",
+    )
+    sp.add_argument(
+        "--tile",
+        type=_positive_int,
+        help="LR tile side for large images (default 512 for pnp, 256 for sftmd)",
+    )
+    sp.add_argument(
+        "--refine",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="refine the kernel against the LR image and restore again (2-4× the time; "
+        "default: only estimated motion kernels with pnp at ×2 and ×3, where it was measured "
+        "to help)",
+    )
+    sp.add_argument(
+        "--border",
+        choices=BORDERS,
+        default="free",
+        help="pnp: the image beyond its edges is unknown (free, default: photos) or the "
+        "mirror image of its edge (reflect: s2k's degradation convention, for images made "
+        "by s2k degrade)",
+    )
 
-    sp = add("bench", cmd_bench, "Benchmark every kernel estimator and SR method on a folder of HR images "
-             "(resumable; results.csv, results.md, figures).")
+    sp = add(
+        "bench",
+        cmd_bench,
+        "Benchmark every kernel estimator and SR method on a folder of HR images "
+        "(resumable; results.csv, results.md, figures).",
+    )
     sp.add_argument("--hr", required=True, help="folder of HR images")
     sp.add_argument("--family", default=",".join(FAMILIES), help="comma-separated families (default all)")
     sp.add_argument("--scale", default="2,3,4", help="comma-separated scales (default 2,3,4)")
@@ -581,13 +710,20 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--noise", type=_nonneg_float, default=0.0, help="noise σ added to the LR images")
     sp.add_argument("--backend", choices=BACKENDS, default="pnp", help="SR backend (default pnp)")
     sp.add_argument("--out", required=True, help="output folder (a rerun resumes it)")
-    sp.add_argument("--methods", help="comma-separated estimators / SR methods to run, e.g. "
-                    "blind-s2k,true-kernel (default all; names in docs/BENCHMARKS.md)")
+    sp.add_argument(
+        "--methods",
+        help="comma-separated estimators / SR methods to run, e.g. "
+        "blind-s2k,true-kernel (default all; names in docs/BENCHMARKS.md)",
+    )
     sp.add_argument("--no-figures", action="store_true", help="skip the figures")
     sp.add_argument("--quiet", action="store_true", help="no progress bars")
 
-    sp = add("train", lambda a: None, "Train networks (estimator, denoiser, sftmd, disk radius), fit the "
-             "family classifier and export weights.")
+    sp = add(
+        "train",
+        lambda a: None,
+        "Train networks (estimator, denoiser, sftmd, disk radius), fit the "
+        "family classifier and export weights.",
+    )
     tsub = sp.add_subparsers(dest="what", required=True, parser_class=_Parser, metavar="WHAT")
     from s2k.train.denoiser import DenoiserTrainConfig
     from s2k.train.estimator import EstimatorTrainConfig
@@ -606,30 +742,50 @@ def build_parser() -> argparse.ArgumentParser:
         tp.add_argument("--quiet", action="store_true", help="no progress bar")
         add_dataclass_arguments(tp, config_cls)
 
-    trainer("estimator", "train a Spectrum-to-Kernel estimator (CGAN)",
-            "Train a Spectrum-to-Kernel estimator (paper loss and optimiser). "
-            "Resumable; run under torchrun for DistributedDataParallel.",
-            cmd_train_estimator, EstimatorTrainConfig)
-    trainer("denoiser", "train the pnp backend's Gaussian denoiser",
-            "Train the plug-and-play prior: a noise-level-conditioned denoiser "
-            "(--objective denoise), or fine-tune it through the unrolled pnp loop it serves "
-            "(--objective sr --init W). "
-            "Resumable; run under torchrun for DistributedDataParallel.",
-            cmd_train_denoiser, DenoiserTrainConfig)
-    trainer("sr", "train the sftmd SR backend (kernel-conditioned, all scales)",
-            "Train the sftmd backend: one SFTMD network for scales 2-4 and every "
-            "kernel family. Resumable; run under torchrun for DistributedDataParallel.",
-            cmd_train_sr, SRTrainConfig)
-    trainer("radius", "train the disk-radius regressor of one scale",
-            "Train the disk-radius regressor (a small CNN reading a defocus "
-            "disk's radius from the LR pixels; refines the S2K disk estimate). One scale "
-            "per run. Resumable; run under torchrun for DistributedDataParallel.",
-            cmd_train_radius, RadiusTrainConfig)
+    trainer(
+        "estimator",
+        "train a Spectrum-to-Kernel estimator (CGAN)",
+        "Train a Spectrum-to-Kernel estimator (paper loss and optimiser). "
+        "Resumable; run under torchrun for DistributedDataParallel.",
+        cmd_train_estimator,
+        EstimatorTrainConfig,
+    )
+    trainer(
+        "denoiser",
+        "train the pnp backend's Gaussian denoiser",
+        "Train the plug-and-play prior: a noise-level-conditioned denoiser "
+        "(--objective denoise), or fine-tune it through the unrolled pnp loop it serves "
+        "(--objective sr --init W). "
+        "Resumable; run under torchrun for DistributedDataParallel.",
+        cmd_train_denoiser,
+        DenoiserTrainConfig,
+    )
+    trainer(
+        "sr",
+        "train the sftmd SR backend (kernel-conditioned, all scales)",
+        "Train the sftmd backend: one SFTMD network for scales 2-4 and every "
+        "kernel family. Resumable; run under torchrun for DistributedDataParallel.",
+        cmd_train_sr,
+        SRTrainConfig,
+    )
+    trainer(
+        "radius",
+        "train the disk-radius regressor of one scale",
+        "Train the disk-radius regressor (a small CNN reading a defocus "
+        "disk's radius from the LR pixels; refines the S2K disk estimate). One scale "
+        "per run. Resumable; run under torchrun for DistributedDataParallel.",
+        cmd_train_radius,
+        RadiusTrainConfig,
+    )
     from s2k.train.family import FamilyFitConfig
     from s2k.train.radius_combiner import CombinerFitConfig
 
     def fitter(
-        name: str, help_: str, description: str, func: Callable[[argparse.Namespace], None], config_cls: type,
+        name: str,
+        help_: str,
+        description: str,
+        func: Callable[[argparse.Namespace], None],
+        config_cls: type,
         out_help: str,
     ) -> argparse.ArgumentParser:
         """A ``s2k train <name>`` parser for a fit that writes one file: --out, quiet, one flag per field."""
@@ -640,31 +796,51 @@ def build_parser() -> argparse.ArgumentParser:
         add_dataclass_arguments(fp, config_cls)
         return fp
 
-    fitter("family", "fit the classifier behind --family auto",
-           "Fit the family classifier of --family auto: the shipped estimators' fit residuals on synthetic "
-           "LR images of an HR folder, one linear discriminant per scale (closed form; minutes on a CPU).",
-           cmd_train_family, FamilyFitConfig, "classifier file to write (.safetensors)")
-    cp = fitter("radius-combiner", "fit a disk-radius regressor's radius-dependent blend",
-                "Fit the combiner of a disk-radius regressor: a small correction of its linear blend with "
-                "the S2K disk fit, learned from both radii on synthetic LR images of the training folders "
-                "(minutes on a CPU), and write the regressor with it.",
-                cmd_train_radius_combiner, CombinerFitConfig,
-                "weight file to write: the regressor with its combiner (.safetensors)")
+    fitter(
+        "family",
+        "fit the classifier behind --family auto",
+        "Fit the family classifier of --family auto: the shipped estimators' fit residuals on synthetic "
+        "LR images of an HR folder, one linear discriminant per scale (closed form; minutes on a CPU).",
+        cmd_train_family,
+        FamilyFitConfig,
+        "classifier file to write (.safetensors)",
+    )
+    cp = fitter(
+        "radius-combiner",
+        "fit a disk-radius regressor's radius-dependent blend",
+        "Fit the combiner of a disk-radius regressor: a small correction of its linear blend with "
+        "the S2K disk fit, learned from both radii on synthetic LR images of the training folders "
+        "(minutes on a CPU), and write the regressor with it.",
+        cmd_train_radius_combiner,
+        CombinerFitConfig,
+        "weight file to write: the regressor with its combiner (.safetensors)",
+    )
     cp.add_argument("weights", help="disk-radius regressor (.safetensors)")
-    ep = tsub.add_parser("export", help="export a run's network as shippable weights",
-                         description="Export a run checkpoint's network (estimator generator, denoiser, "
-                         "SFTMD or disk-radius regressor) as safetensors with metadata (fp16, except the "
-                         "small disk-radius regressor: float32 unless --half).")
+    ep = tsub.add_parser(
+        "export",
+        help="export a run's network as shippable weights",
+        description="Export a run checkpoint's network (estimator generator, denoiser, "
+        "SFTMD or disk-radius regressor) as safetensors with metadata (fp16, except the "
+        "small disk-radius regressor: float32 unless --half).",
+    )
     ep.set_defaults(func=cmd_train_export)
     ep.add_argument("checkpoint", help="run checkpoint (best.safetensors or last.safetensors)")
     ep.add_argument("-o", "--output", required=True, help="weight file to write (.safetensors)")
     ep.add_argument("--float32", action="store_true", help="keep float32 weights (default fp16)")
     ep.add_argument("--half", action="store_true", help="fp16 weights for the disk-radius regressor")
-    ep.add_argument("--blend", type=float, help="disk-radius regressor: the weight of its radius against "
-                    "the S2K fit's, 0..1 (default 1; choose it with benchmarks/disk_blend.py)")
+    ep.add_argument(
+        "--blend",
+        type=float,
+        help="disk-radius regressor: the weight of its radius against "
+        "the S2K fit's, 0..1 (default 1; choose it with benchmarks/disk_blend.py)",
+    )
 
-    sp = add("demo", cmd_demo, "Blind SR of the bundled sample (or --image) degraded with a random kernel: "
-             "estimate the kernel, super-resolve, print the kernel error and PSNR gain, write a figure.")
+    sp = add(
+        "demo",
+        cmd_demo,
+        "Blind SR of the bundled sample (or --image) degraded with a random kernel: "
+        "estimate the kernel, super-resolve, print the kernel error and PSNR gain, write a figure.",
+    )
     sp.add_argument("--image", help="HR image (default: the bundled sample)")
     sp.add_argument("--family", choices=FAMILIES, default="gaussian", help="kernel family (default gaussian)")
     sp.add_argument("-s", "--scale", type=_scale, default=2, help="scale factor (default 2)")

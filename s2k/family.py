@@ -131,8 +131,12 @@ class FamilyClassifier:
 
     def save(self, path: str | Path) -> None:
         tensors = {}
-        parts = {"means": self.means, "precision": self.precision, "noisy_means": self.noisy_means,
-                 "noisy_precision": self.noisy_precision}
+        parts = {
+            "means": self.means,
+            "precision": self.precision,
+            "noisy_means": self.noisy_means,
+            "noisy_precision": self.noisy_precision,
+        }
         for what, by_scale in parts.items():
             for s, arr in by_scale.items():
                 # copies: safetensors refuses tensors that share memory (one array used for two scales)
@@ -149,7 +153,10 @@ def load_family_classifier(path: str | Path) -> FamilyClassifier:
     ):
         raise S2KError(f"{path}: family classifier for other families or features")
     parts: dict[str, dict[int, np.ndarray]] = {
-        "means": {}, "precision": {}, "noisy_means": {}, "noisy_precision": {}
+        "means": {},
+        "precision": {},
+        "noisy_means": {},
+        "noisy_precision": {},
     }
     with safe_open(str(path), framework="pt") as f:
         for key in f.keys():
@@ -159,8 +166,9 @@ def load_family_classifier(path: str | Path) -> FamilyClassifier:
             parts[what][int(scale[1:])] = f.get_tensor(key).double().numpy()
     if set(parts["noisy_means"]) != set(parts["noisy_precision"]):
         raise S2KError(f"{path}: noisy discriminants without their means or precision")
-    return FamilyClassifier(parts["means"], parts["precision"], meta, parts["noisy_means"],
-                            parts["noisy_precision"])
+    return FamilyClassifier(
+        parts["means"], parts["precision"], meta, parts["noisy_means"], parts["noisy_precision"]
+    )
 
 
 @functools.lru_cache(maxsize=1)

@@ -69,7 +69,18 @@ __all__ = [
 
 #: Extensions (lower case) that :func:`list_images` treats as image files.
 IMAGE_EXTENSIONS: tuple[str, ...] = (
-    ".bmp", ".gif", ".jpeg", ".jpg", ".pbm", ".pgm", ".png", ".pnm", ".ppm", ".tga", ".tif", ".tiff",
+    ".bmp",
+    ".gif",
+    ".jpeg",
+    ".jpg",
+    ".pbm",
+    ".pgm",
+    ".png",
+    ".pnm",
+    ".ppm",
+    ".tga",
+    ".tif",
+    ".tiff",
     ".webp",
 )
 
@@ -85,6 +96,7 @@ WRITE_FORMATS: dict[str, tuple[str, dict[str, object], bool]] = {
     # exact=True keeps the RGB of fully transparent pixels (lossless WebP may otherwise alter them).
     ".webp": ("WEBP", {"lossless": True, "quality": 100, "method": 4, "exact": True}, True),
 }
+
 
 def _one_line(exc: BaseException) -> str:
     """The exception's message squeezed onto one line (or its type name when it has none)."""
@@ -437,10 +449,10 @@ def list_images(folder: str | os.PathLike[str]) -> list[Path]:
     except OSError as exc:
         raise S2KError(f"{d}: cannot list directory ({_one_line(exc)})") from exc
     images = [
-        e for e in entries
+        e
+        for e in entries
         if not e.name.startswith(".") and e.suffix.lower() in IMAGE_EXTENSIONS and e.is_file()
     ]
     if not images:
         raise S2KError(f"{d}: no image files ({', '.join(IMAGE_EXTENSIONS)}) in this directory")
     return sorted(images, key=lambda e: e.name)
-

@@ -167,9 +167,14 @@ def grid_patches(channel: np.ndarray, patch: int, max_patches: int) -> tuple[np.
     return texture, p.reshape(-1, d * d)
 
 
-def weak_texture_noise(channel: np.ndarray, start: float, patch: int = TEXTURE_PATCH,
-                       confidence: float = CONFIDENCE, rounds: int = ROUNDS,
-                       max_patches: int = MAX_PATCHES) -> float:
+def weak_texture_noise(
+    channel: np.ndarray,
+    start: float,
+    patch: int = TEXTURE_PATCH,
+    confidence: float = CONFIDENCE,
+    rounds: int = ROUNDS,
+    max_patches: int = MAX_PATCHES,
+) -> float:
     """σ_n of one channel by the ``"pca"`` method (module docstring), starting from the estimate ``start``
     (patches: :func:`grid_patches`). A round that selects fewer than ``2 · patch²`` patches keeps the previous
     estimate."""
@@ -188,8 +193,9 @@ def weak_texture_noise(channel: np.ndarray, start: float, patch: int = TEXTURE_P
     return math.sqrt(variance)
 
 
-def estimate_noise(lr: np.ndarray, method: str = "pca", patch: int = PATCH,
-                   quantile: float = QUANTILE) -> float:
+def estimate_noise(
+    lr: np.ndarray, method: str = "pca", patch: int = PATCH, quantile: float = QUANTILE
+) -> float:
     """σ_n of the white Gaussian noise in an image (0..255 units, mean over the colour channels; module
     docstring). ``lr``: H×W or H×W×C in 0..255 (an alpha channel is ignored). ``method``: ``"pca"`` or
     ``"haar"``; ``patch`` and ``quantile`` are the ``"haar"`` reading's (``"pca"`` starts from it). Raises

@@ -138,8 +138,10 @@ def super_resolve(
         denoiser = "tv" if prior == "tv" else net
 
         def restore(image: np.ndarray, kern: np.ndarray, bar: bool = False) -> np.ndarray:
-            return pnp_super_resolve(image, kern, scale, noise=noise, denoiser=denoiser, config=cfg,
-                                     progress=bar)
+            return pnp_super_resolve(
+                image, kern, scale, noise=noise, denoiser=denoiser, config=cfg, progress=bar
+            )
+
     if refine if refine is not None else (estimated and refines_by_default(fam, backend, scale)):
         from s2k.kernel_refine import refine_kernel
 
@@ -148,10 +150,20 @@ def super_resolve(
         k_before = k
         for _ in range(refine_rounds(scale)):
             k = refine_kernel(part, restore(part, k), k, scale)
-        return SRResult(restore(lr, k, progress), k, estimated, fam, probs, refined=True,
-                        kernel_unrefined=k_before, noise=noise, noise_estimated=noise_estimated)
-    return SRResult(restore(lr, k, progress), k, estimated, fam, probs, noise=noise,
-                    noise_estimated=noise_estimated)
+        return SRResult(
+            restore(lr, k, progress),
+            k,
+            estimated,
+            fam,
+            probs,
+            refined=True,
+            kernel_unrefined=k_before,
+            noise=noise,
+            noise_estimated=noise_estimated,
+        )
+    return SRResult(
+        restore(lr, k, progress), k, estimated, fam, probs, noise=noise, noise_estimated=noise_estimated
+    )
 
 
 def _noise_level(lr: np.ndarray, noise: float | str, backend: str, floor: float) -> tuple[float, bool]:

@@ -100,8 +100,21 @@ def _one_image_bench(tmp_path, family: str, methods: str, side: int) -> tuple[li
     """Bench one crop of the sample at ×2 with only ``methods``; the arguments and the rows."""
     hr = tmp_path / "hr"
     write_image(hr / "im0.png", read_image(SAMPLE)[40 : 40 + side, 120 : 120 + side])
-    args = ["bench", "--hr", str(hr), "--family", family, "--scale", "2", "--out", str(tmp_path / "out"),
-            "--quiet", "--no-figures", "--methods", methods]
+    args = [
+        "bench",
+        "--hr",
+        str(hr),
+        "--family",
+        family,
+        "--scale",
+        "2",
+        "--out",
+        str(tmp_path / "out"),
+        "--quiet",
+        "--no-figures",
+        "--methods",
+        methods,
+    ]
     assert main(args) == 0
     with (tmp_path / "out" / "results.csv").open() as fh:
         return args, list(csv.DictReader(fh))
@@ -148,8 +161,20 @@ def test_bench_bad_input(tmp_path, capsys):
     assert main(["bench", "--hr", str(tmp_path / "empty"), "--out", str(tmp_path / "o")]) == 2
     assert main(["bench", "--hr", str(tmp_path / "empty"), "--scale", "x", "--out", str(tmp_path / "o")]) == 2
     write_image(tmp_path / "one" / "a.png", textured_image(32, 32, 3))
-    assert main(["bench", "--hr", str(tmp_path / "one"), "--methods", "blind-s2k,sharpen",
-                 "--out", str(tmp_path / "o")]) == 2
+    assert (
+        main(
+            [
+                "bench",
+                "--hr",
+                str(tmp_path / "one"),
+                "--methods",
+                "blind-s2k,sharpen",
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 2
+    )
     assert not (tmp_path / "o").exists()
     assert capsys.readouterr().err.count("\n") == 4
 
@@ -195,6 +220,7 @@ def test_bench_tells_the_s2k_estimator_the_noise_level(monkeypatch):
     import s2k.bench as bench
 
     seen = {}
+
     def fake(lr, s, family, noise=0.0):
         seen["noise"] = noise
 

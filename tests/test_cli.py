@@ -28,8 +28,20 @@ def run(argv: list[str], capsys) -> tuple[int, str, str]:
 
 
 def test_kernel_round_trip(tmp_path, capsys):
-    code, _, _ = run(["kernel", "--family", "motion", "--seed", "4", "-o", str(tmp_path / "k.npy"),
-                      "--png", str(tmp_path / "k.png")], capsys)
+    code, _, _ = run(
+        [
+            "kernel",
+            "--family",
+            "motion",
+            "--seed",
+            "4",
+            "-o",
+            str(tmp_path / "k.npy"),
+            "--png",
+            str(tmp_path / "k.png"),
+        ],
+        capsys,
+    )
     assert code == 0
     k = np.load(tmp_path / "k.npy")
     from s2k.kernels import sample_kernel
@@ -44,8 +56,21 @@ def test_degrade_with_kernel_file_matches_scipy(tmp_path, hr_png, rgb_image, cap
     k = rng.uniform(0, 1, (9, 11))
     k /= k.sum()
     np.save(tmp_path / "k.npy", k)
-    code, _, err = run(["degrade", str(hr_png), "-s", "3", "--kernel", str(tmp_path / "k.npy"),
-                        "-o", str(tmp_path / "lr.png"), "--kernel-out", str(tmp_path / "used.npy")], capsys)
+    code, _, err = run(
+        [
+            "degrade",
+            str(hr_png),
+            "-s",
+            "3",
+            "--kernel",
+            str(tmp_path / "k.npy"),
+            "-o",
+            str(tmp_path / "lr.png"),
+            "--kernel-out",
+            str(tmp_path / "used.npy"),
+        ],
+        capsys,
+    )
     assert code == 0, err
     lr = read_image(tmp_path / "lr.png")
     ref = np.stack([ndi.convolve(rgb_image[:, :, c], k, mode="reflect") for c in range(3)], -1)[::3, ::3]
@@ -57,8 +82,23 @@ def test_degrade_with_kernel_file_matches_scipy(tmp_path, hr_png, rgb_image, cap
 def test_degrade_family_seed_reproducible(tmp_path, hr_png, capsys):
     outs = []
     for name in ("a.png", "b.png"):
-        code, _, _ = run(["degrade", str(hr_png), "-s", "2", "--family", "disk", "--seed", "3",
-                          "--noise", "2", "-o", str(tmp_path / name)], capsys)
+        code, _, _ = run(
+            [
+                "degrade",
+                str(hr_png),
+                "-s",
+                "2",
+                "--family",
+                "disk",
+                "--seed",
+                "3",
+                "--noise",
+                "2",
+                "-o",
+                str(tmp_path / name),
+            ],
+            capsys,
+        )
         assert code == 0
         outs.append(read_image(tmp_path / name))
     np.testing.assert_array_equal(*outs)
@@ -66,21 +106,40 @@ def test_degrade_family_seed_reproducible(tmp_path, hr_png, capsys):
 
 
 def test_spectrum_and_demo(tmp_path, hr_png, capsys):
-    code, _, _ = run(["spectrum", str(hr_png), "-o", str(tmp_path / "s.png"), "--size", "64",
-                      "--npy", str(tmp_path / "s.npy")], capsys)
+    code, _, _ = run(
+        [
+            "spectrum",
+            str(hr_png),
+            "-o",
+            str(tmp_path / "s.png"),
+            "--size",
+            "64",
+            "--npy",
+            str(tmp_path / "s.npy"),
+        ],
+        capsys,
+    )
     assert code == 0
     assert read_image(tmp_path / "s.png").shape == (64, 64, 1)
     assert np.load(tmp_path / "s.npy").shape == (64, 64)
     code, out, _ = run(["demo", "--image", str(hr_png), "--out", str(tmp_path / "demo")], capsys)
     assert code == 0 and "wrote" in out and "D_v" in out and "PSNR-Y" in out
-    for name in ("lr.png", "sr.png", "kernel_true.npy", "kernel_estimated.npy", "kernel_estimated.png",
-                 "spectrum.png", "demo.png"):
+    for name in (
+        "lr.png",
+        "sr.png",
+        "kernel_true.npy",
+        "kernel_estimated.npy",
+        "kernel_estimated.png",
+        "spectrum.png",
+        "demo.png",
+    ):
         assert (tmp_path / "demo" / name).is_file()
     hr = read_image(hr_png)
     assert read_image(tmp_path / "demo" / "sr.png").shape == (hr.shape[0] // 2 * 2, hr.shape[1] // 2 * 2, 3)
     assert not (tmp_path / "demo" / "kernel_refined.npy").exists()  # Gaussian: the estimate is used as is
-    code, out, _ = run(["demo", "--image", str(hr_png), "--family", "motion", "--out", str(tmp_path / "m")],
-                       capsys)
+    code, out, _ = run(
+        ["demo", "--image", str(hr_png), "--family", "motion", "--out", str(tmp_path / "m")], capsys
+    )
     assert code == 0 and "refined the estimate" in out
     used = np.load(tmp_path / "m" / "kernel_refined.npy")  # the kernel the SR used, shown beside the estimate
     assert used.shape == np.load(tmp_path / "m" / "kernel_estimated.npy").shape
@@ -144,7 +203,20 @@ def test_bad_inputs_one_line_exit_2_no_output(tmp_path, hr_png, capsys):
 
 def test_console_script_subprocess(tmp_path, hr_png):
     """The installed entry point: exit 2 and one line, no traceback, for a missing file."""
-    r = subprocess.run([sys.executable, "-m", "s2k.cli", "degrade", str(tmp_path / "x.png"), "-s", "2",
-                        "-o", str(tmp_path / "o.png")], capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "s2k.cli",
+            "degrade",
+            str(tmp_path / "x.png"),
+            "-s",
+            "2",
+            "-o",
+            str(tmp_path / "o.png"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o.png").exists()

@@ -81,9 +81,26 @@ def _l1(run):
 
 def test_tiny_training_lowers_the_loss_resumes_and_exports(tmp_path, image_folder):
     run = tmp_path / "run"
-    base = dict(scale=2, train_dirs=(str(image_folder),), val_dir=str(image_folder), val_start=1, val_count=2,
-                val_every=20, batch_size=8, patch_size=24, width=8, depth=3, lr=3e-3, ema=0.9, workers=0,
-                log_every=1, checkpoint_every=20, threads=1, radius_min=2.5, radius_max=3.0)
+    base = dict(
+        scale=2,
+        train_dirs=(str(image_folder),),
+        val_dir=str(image_folder),
+        val_start=1,
+        val_count=2,
+        val_every=20,
+        batch_size=8,
+        patch_size=24,
+        width=8,
+        depth=3,
+        lr=3e-3,
+        ema=0.9,
+        workers=0,
+        log_every=1,
+        checkpoint_every=20,
+        threads=1,
+        radius_min=2.5,
+        radius_max=3.0,
+    )
     # radii far from the untrained output (about 2): a few steps must move it there
     train_radius(RadiusTrainConfig(iterations=40, **base), run, progress=False)
     with pytest.raises(S2KError):  # an existing run is not overwritten silently
@@ -110,8 +127,9 @@ def test_tiny_training_lowers_the_loss_resumes_and_exports(tmp_path, image_folde
     # fine-tuning starts from the file: with the learning rate at 0 the run ends where it began
     tuned = tmp_path / "tuned"
     still = {**base, "lr": 0.0, "val_dir": ""}
-    train_radius(RadiusTrainConfig(iterations=2, init=str(tmp_path / "r.safetensors"), **still), tuned,
-                 progress=False)
+    train_radius(
+        RadiusTrainConfig(iterations=2, init=str(tmp_path / "r.safetensors"), **still), tuned, progress=False
+    )
     export_radius(tuned / "last.safetensors", tmp_path / "t.safetensors")
     assert dr.load_radius_regressor(tmp_path / "t.safetensors").radius(lr) == pytest.approx(r, abs=1e-6)
     with pytest.raises(S2KError, match="differs"):  # another network is refused before any training
@@ -152,8 +170,10 @@ def test_disk_estimates_are_refined_by_the_blend_and_only_where_asked(monkeypatc
     raw = s2k.estimate_kernel(lr, 3, "disk", fit_family=False)
     assert fit_disk(raw).residual > 0  # the network's kernel, not a refined disk
     lr2 = degrade(textured_image(96, 96, 3, seed=1), pad_kernel(disk_kernel(2.0), 15), 2)
-    np.testing.assert_array_equal(s2k.estimate_kernel(lr2, 2, "disk"), pad_kernel(fit_disk(
-        s2k.estimate_kernel(lr2, 2, "disk", fit_family=False)).kernel, 15))  # no regressor for ×2: the fit
+    np.testing.assert_array_equal(
+        s2k.estimate_kernel(lr2, 2, "disk"),
+        pad_kernel(fit_disk(s2k.estimate_kernel(lr2, 2, "disk", fit_family=False)).kernel, 15),
+    )  # no regressor for ×2: the fit
     assert dr.refine_disk_radius(lr, 50.0, 3) <= 7.0  # clipped to the disk fit's range
 
 
@@ -171,9 +191,31 @@ def test_cli_trains_and_exports_with_a_blend(tmp_path, image_folder, capsys):
     from s2k.cli import main
 
     run = tmp_path / "run"
-    args = ["train", "radius", "--out", str(run), "--scale", "2", "--train-dirs", str(image_folder),
-            "--val-dir", "", "--iterations", "3", "--batch-size", "2", "--patch-size", "16", "--width", "4",
-            "--depth", "2", "--threads", "1", "--quiet"]
+    args = [
+        "train",
+        "radius",
+        "--out",
+        str(run),
+        "--scale",
+        "2",
+        "--train-dirs",
+        str(image_folder),
+        "--val-dir",
+        "",
+        "--iterations",
+        "3",
+        "--batch-size",
+        "2",
+        "--patch-size",
+        "16",
+        "--width",
+        "4",
+        "--depth",
+        "2",
+        "--threads",
+        "1",
+        "--quiet",
+    ]
     assert main(args) == 0
     # resumed without --iterations, a run keeps its own target (not the flag's default of 8000); where it
     # runs may change, what it learns may not
@@ -289,9 +331,26 @@ def test_cli_fits_a_combiner_that_the_regressor_then_uses(tmp_path, image_folder
     meta = {"kind": dr.KIND, "scale": 3, "net": cfg.to_dict(), "blend": 0.5}
     save_checkpoint(plain, {"R": net}, None, meta)
     out = tmp_path / "c.safetensors"
-    args = ["train", "radius-combiner", str(plain), "--out", str(out), "--train-dirs", str(image_folder),
-            "--draws", "2", "--hidden", "4", "--steps", "50", "--batch-size", "8", "--threads", "1",
-            "--quiet"]
+    args = [
+        "train",
+        "radius-combiner",
+        str(plain),
+        "--out",
+        str(out),
+        "--train-dirs",
+        str(image_folder),
+        "--draws",
+        "2",
+        "--hidden",
+        "4",
+        "--steps",
+        "50",
+        "--batch-size",
+        "8",
+        "--threads",
+        "1",
+        "--quiet",
+    ]
     assert main(args) == 0
     assert "8 problems" in capsys.readouterr().out  # 4 images × 2 kernel draws
     meta = read_metadata(out)
@@ -325,15 +384,36 @@ def test_the_dv_loss_weights_radius_errors_by_how_much_they_cost(tmp_path, image
 
     w = dv_slope_weights(np.array([1.0, 1.6, 2.4]))
     # the known answer at r = 1.6 from the definition: D_v to the disks of r ± 0.05, per pixel of radius
-    ref = np.mean([kernel_dv(pad_kernel(disk_kernel(1.6 + e), 15), pad_kernel(disk_kernel(1.6), 15))
-                   for e in (-0.05, 0.05)]) / 0.05
+    ref = (
+        np.mean(
+            [
+                kernel_dv(pad_kernel(disk_kernel(1.6 + e), 15), pad_kernel(disk_kernel(1.6), 15))
+                for e in (-0.05, 0.05)
+            ]
+        )
+        / 0.05
+    )
     assert w[1] == pytest.approx(ref) and (w > 0).all()
     assert w.max() > 1.5 * w.min()  # an error costs about twice as much at some radii as at others
     with pytest.raises(S2KError, match="loss"):
         RadiusTrainConfig(loss="l2")
-    cfg = RadiusTrainConfig(scale=2, train_dirs=(str(image_folder),), val_dir="", iterations=30, batch_size=8,
-                            patch_size=24, width=8, depth=3, lr=3e-3, ema=0.9, log_every=1, threads=1,
-                            radius_min=2.5, radius_max=3.0, loss="dv")
+    cfg = RadiusTrainConfig(
+        scale=2,
+        train_dirs=(str(image_folder),),
+        val_dir="",
+        iterations=30,
+        batch_size=8,
+        patch_size=24,
+        width=8,
+        depth=3,
+        lr=3e-3,
+        ema=0.9,
+        log_every=1,
+        threads=1,
+        radius_min=2.5,
+        radius_max=3.0,
+        loss="dv",
+    )
     train_radius(cfg, tmp_path / "run", progress=False)
     l1 = _l1(tmp_path / "run")
     assert np.isfinite(l1).all() and np.mean(l1[-5:]) < 0.5 * np.mean(l1[:5])

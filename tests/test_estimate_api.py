@@ -17,8 +17,9 @@ from s2k.kernels import KERNEL_SIZES, sample_kernel
 from s2k.noise import auto_noise
 
 
-@pytest.mark.parametrize(("family", "noisy"), [("gaussian", False), ("motion", False), ("disk", False),
-                                               ("gaussian", True)])
+@pytest.mark.parametrize(
+    ("family", "noisy"), [("gaussian", False), ("motion", False), ("disk", False), ("gaussian", True)]
+)
 def test_shipped_weights_exist_and_are_safetensors(family, noisy):
     path = default_weights(family, noisy)
     assert path.is_file() and path.stat().st_size < 50e6
@@ -72,16 +73,30 @@ def test_estimate_bad_input():
 def test_cli_estimate_round_trip(tmp_path, capsys):
     lr = degrade(textured_image(120, 160, 3, seed=2), sample_kernel("gaussian", np.random.default_rng(1)), 2)
     write_image(tmp_path / "lr.png", lr)
-    code = main(["estimate", str(tmp_path / "lr.png"), "-s", "2", "-o", str(tmp_path / "k.npy"),
-                 "--png", str(tmp_path / "k.png")])
+    code = main(
+        [
+            "estimate",
+            str(tmp_path / "lr.png"),
+            "-s",
+            "2",
+            "-o",
+            str(tmp_path / "k.npy"),
+            "--png",
+            str(tmp_path / "k.png"),
+        ]
+    )
     assert code == 0
     k = np.load(tmp_path / "k.npy")
     image = s2k.read_image(tmp_path / "lr.png")
     sigma = auto_noise(image)[0]  # the CLI's default, --noise auto
     np.testing.assert_allclose(k, s2k.estimate_kernel(image, 2, noise=sigma), atol=1e-12)
     assert (tmp_path / "k.png").is_file()
-    assert main(["estimate", str(tmp_path / "lr.png"), "-s", "2", "-o", str(tmp_path / "k0.npy"),
-                 "--noise", "0"]) == 0
+    assert (
+        main(
+            ["estimate", str(tmp_path / "lr.png"), "-s", "2", "-o", str(tmp_path / "k0.npy"), "--noise", "0"]
+        )
+        == 0
+    )
     np.testing.assert_allclose(np.load(tmp_path / "k0.npy"), s2k.estimate_kernel(image, 2), atol=1e-12)
     capsys.readouterr()
     code = main(["estimate", str(tmp_path / "lr.png"), "-s", "7", "-o", str(tmp_path / "k7.npy")])

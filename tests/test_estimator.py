@@ -90,9 +90,26 @@ def test_weight_file_that_is_not_safetensors(tmp_path):
 
 
 def tiny_config(folder: Path, **kw) -> EstimatorTrainConfig:
-    base = dict(family="gaussian", scales=(2, 3), train_dirs=(str(folder),), val_dir=str(folder), val_count=2,
-                val_every=10, iterations=40, batch_size=8, spectrum_size=32, depth=4, width=8, max_width=32,
-                disc_width=8, lr_size_min=24, lr_size_max=40, workers=0, log_every=1, checkpoint_every=10)
+    base = dict(
+        family="gaussian",
+        scales=(2, 3),
+        train_dirs=(str(folder),),
+        val_dir=str(folder),
+        val_count=2,
+        val_every=10,
+        iterations=40,
+        batch_size=8,
+        spectrum_size=32,
+        depth=4,
+        width=8,
+        max_width=32,
+        disc_width=8,
+        lr_size_min=24,
+        lr_size_max=40,
+        workers=0,
+        log_every=1,
+        checkpoint_every=10,
+    )
     base.update(kw)
     return EstimatorTrainConfig(**base)
 
@@ -159,15 +176,24 @@ def test_fine_tuning_from_weights_and_time_limit(tmp_path, image_folder):
     train_estimator(tiny_config(image_folder, iterations=5, val_dir=""), first, progress=False)
     export_estimator(first / "last.safetensors", tmp_path / "w.safetensors")
     run = tmp_path / "tuned"
-    cfg = tiny_config(image_folder, iterations=1000, val_dir="", init=str(tmp_path / "w.safetensors"),
-                      time_limit_min=0.02, checkpoint_every=10000)
+    cfg = tiny_config(
+        image_folder,
+        iterations=1000,
+        val_dir="",
+        init=str(tmp_path / "w.safetensors"),
+        time_limit_min=0.02,
+        checkpoint_every=10000,
+    )
     summary = train_estimator(cfg, run, progress=False)
     assert 0 < summary["iteration"] < 1000  # stopped by the 1.2 s limit, and saved there
     meta = read_metadata(run / "last.safetensors")
     assert meta["iteration"] == summary["iteration"]
     with pytest.raises(S2KError, match="differs"):  # weights of another network are refused
-        train_estimator(tiny_config(image_folder, width=16, val_dir="", init=str(tmp_path / "w.safetensors")),
-                        tmp_path / "bad", progress=False)
+        train_estimator(
+            tiny_config(image_folder, width=16, val_dir="", init=str(tmp_path / "w.safetensors")),
+            tmp_path / "bad",
+            progress=False,
+        )
 
 
 def test_schedule_progress_and_cosine():

@@ -65,8 +65,9 @@ def test_classifier_file_round_trip(tmp_path):
         np.testing.assert_allclose(back.probabilities(x[0], s), clf.probabilities(x[0], s))
     assert back.noisy_means == {}  # a classifier without noisy discriminants: the noise-free one serves
     np.testing.assert_allclose(back.probabilities(x[0], 2, noisy=True), clf.probabilities(x[0], 2))
-    noisy = FamilyClassifier({2: means, 4: means}, {2: precision, 4: precision}, {}, {2: means[::-1]},
-                             {2: precision})
+    noisy = FamilyClassifier(
+        {2: means, 4: means}, {2: precision, 4: precision}, {}, {2: means[::-1]}, {2: precision}
+    )
     noisy.save(tmp_path / "n.safetensors")
     back = load_family_classifier(tmp_path / "n.safetensors")
     assert set(back.noisy_means) == {2}
@@ -144,17 +145,46 @@ def test_cli_estimate_and_sr_with_auto(tmp_path, capsys):
     lr = degrade(textured_image(120, 100, 3, seed=2), gaussian_kernel(15, 2.0, 1.0, 0.5), 2)
     write_image(tmp_path / "lr.png", lr)
     for noise in (0.0, 5.0):
-        assert main(["estimate", str(tmp_path / "lr.png"), "-s", "2", "--family", "auto", "--noise",
-                     str(noise), "-o", str(tmp_path / "k.npy")]) == 0
+        assert (
+            main(
+                [
+                    "estimate",
+                    str(tmp_path / "lr.png"),
+                    "-s",
+                    "2",
+                    "--family",
+                    "auto",
+                    "--noise",
+                    str(noise),
+                    "-o",
+                    str(tmp_path / "k.npy"),
+                ]
+            )
+            == 0
+        )
         out = capsys.readouterr().out
         assert "(auto:" in out and ("noisy images" in out) == (noise > 0)
         choice = s2k.choose_family(s2k.read_image(tmp_path / "lr.png"), 2, noise=noise)
         np.testing.assert_allclose(np.load(tmp_path / "k.npy"), choice.kernel, atol=1e-12)
-    assert main(["sr", str(tmp_path / "lr.png"), "-s", "2", "--family", "auto",
-                 "-o", str(tmp_path / "sr.png")]) == 0
+    assert (
+        main(["sr", str(tmp_path / "lr.png"), "-s", "2", "--family", "auto", "-o", str(tmp_path / "sr.png")])
+        == 0
+    )
     assert "(auto," in capsys.readouterr().out
-    code = main(["estimate", str(tmp_path / "lr.png"), "-s", "2", "--family", "auto", "--weights",
-                 str(s2k.estimate.default_weights("gaussian")), "-o", str(tmp_path / "k2.npy")])
+    code = main(
+        [
+            "estimate",
+            str(tmp_path / "lr.png"),
+            "-s",
+            "2",
+            "--family",
+            "auto",
+            "--weights",
+            str(s2k.estimate.default_weights("gaussian")),
+            "-o",
+            str(tmp_path / "k2.npy"),
+        ]
+    )
     assert code == 2 and not (tmp_path / "k2.npy").exists()
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
 
@@ -178,16 +208,18 @@ def test_fit_family_classifier_tiny(tmp_path):
 def test_fit_family_classifier_for_noisy_images(tmp_path):
     for i in range(4):
         write_image(tmp_path / f"hr{i}.png", textured_image(64, 64, 3, seed=20 + i))
-    cfg = FamilyFitConfig(hr_dir=str(tmp_path), n=4, seed=1, scales=(2,), noise_min=2.0, noise_max=6.0,
-                          noise_groups=2)
+    cfg = FamilyFitConfig(
+        hr_dir=str(tmp_path), n=4, seed=1, scales=(2,), noise_min=2.0, noise_max=6.0, noise_groups=2
+    )
     assert [cfg.group_noise(g) for g in range(2)] == [3.0, 5.0]
     clf = fit_family_classifier(cfg, progress=False)
     assert clf.noisy_means[2].shape == (3, len(FEATURE_NAMES))
     assert clf.meta["noisy_samples_per_scale"] == {"2": 12}
     assert not np.allclose(clf.noisy_means[2], clf.means[2])  # noisy images read otherwise
     clf.save(tmp_path / "c.safetensors")
-    kept = fit_family_classifier(FamilyFitConfig(**{**cfg.__dict__, "base": str(tmp_path / "c.safetensors")}),
-                                 progress=False)
+    kept = fit_family_classifier(
+        FamilyFitConfig(**{**cfg.__dict__, "base": str(tmp_path / "c.safetensors")}), progress=False
+    )
     np.testing.assert_array_equal(kept.means[2], clf.means[2])  # the base's noise-free part, not refitted
     np.testing.assert_allclose(kept.noisy_means[2], clf.noisy_means[2])  # the same noisy fit (seeded)
     assert "fit_accuracy" not in kept.meta and "base" in kept.meta
@@ -195,16 +227,22 @@ def test_fit_family_classifier_for_noisy_images(tmp_path):
     # a base fitted with other estimators is refused (its noise-free part would not match them)
     other = load_family_classifier(tmp_path / "c.safetensors")
     name = next(iter(other.meta["estimators"]))
-    FamilyClassifier(other.means, other.precision, {**other.meta, "estimators": {
-        **other.meta["estimators"], name: "0" * 64}}).save(tmp_path / "old.safetensors")
+    FamilyClassifier(
+        other.means,
+        other.precision,
+        {**other.meta, "estimators": {**other.meta["estimators"], name: "0" * 64}},
+    ).save(tmp_path / "old.safetensors")
     with pytest.raises(S2KError, match="other estimators"):
-        fit_family_classifier(FamilyFitConfig(**{**cfg.__dict__, "base": str(tmp_path / "old.safetensors")}),
-                              progress=False)
-    for bad in ({"noise_min": 3.0, "noise_max": 2.0}, {"noise_max": 4.0, "noise_groups": 3},
-                {"base": "x.safetensors"}):
+        fit_family_classifier(
+            FamilyFitConfig(**{**cfg.__dict__, "base": str(tmp_path / "old.safetensors")}), progress=False
+        )
+    for bad in (
+        {"noise_min": 3.0, "noise_max": 2.0},
+        {"noise_max": 4.0, "noise_groups": 3},
+        {"base": "x.safetensors"},
+    ):
         with pytest.raises(S2KError):
             FamilyFitConfig(hr_dir=str(tmp_path), n=4, **bad)
-
 
 
 def test_shipped_classifier_was_fitted_with_the_shipped_estimators():
@@ -219,12 +257,20 @@ def test_stale_estimators_names_the_changed_file(tmp_path):
     def weights(name: str, value: float, note: str = "") -> None:
         save_file({"w": torch.full((2, 3), value)}, str(tmp_path / name), metadata={"note": note})
 
-    for i, name in enumerate(("estimator-gaussian.safetensors", "estimator-motion.safetensors",
-                              "estimator-gaussian-noisy.safetensors")):
+    for i, name in enumerate(
+        (
+            "estimator-gaussian.safetensors",
+            "estimator-motion.safetensors",
+            "estimator-gaussian-noisy.safetensors",
+        )
+    ):
         weights(name, float(i))
     marks = estimator_fingerprints(tmp_path)
-    assert sorted(marks) == ["estimator-gaussian-noisy.safetensors", "estimator-gaussian.safetensors",
-                             "estimator-motion.safetensors"]
+    assert sorted(marks) == [
+        "estimator-gaussian-noisy.safetensors",
+        "estimator-gaussian.safetensors",
+        "estimator-motion.safetensors",
+    ]
     clf = FamilyClassifier({}, {}, {"estimators": marks})
     assert stale_estimators(clf, tmp_path) == []
     weights("estimator-gaussian.safetensors", 0.0, note="a new model card, the same weights")

@@ -93,12 +93,23 @@ def test_cli_estimate_names_the_fitted_kernel(tmp_path, capsys):
     write_image(tmp_path / "lr.png", lr)
     capsys.readouterr()
     # --noise 0: the noise-free model, as the API's default (the CLI's default estimates the noise level)
-    assert main(["estimate", str(tmp_path / "lr.png"), "-s", "2", "-o", str(tmp_path / "k.npy"),
-                 "--noise", "0"]) == 0
+    assert (
+        main(["estimate", str(tmp_path / "lr.png"), "-s", "2", "-o", str(tmp_path / "k.npy"), "--noise", "0"])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "nearest gaussian σ1=" in out and "rad (residual" in out
-    raw = ["estimate", str(tmp_path / "lr.png"), "-s", "2", "-o", str(tmp_path / "raw.npy"), "--no-fit",
-           "--noise", "0"]
+    raw = [
+        "estimate",
+        str(tmp_path / "lr.png"),
+        "-s",
+        "2",
+        "-o",
+        str(tmp_path / "raw.npy"),
+        "--no-fit",
+        "--noise",
+        "0",
+    ]
     assert main(raw) == 0
     img = s2k.read_image(tmp_path / "lr.png")
     np.testing.assert_allclose(np.load(tmp_path / "raw.npy"), s2k.estimate_kernel(img, 2, fit_family=False))

@@ -57,12 +57,16 @@ def test_grid_patches_are_the_images_patches_and_skip_clipped_ones():
     img = textured_image(90, 70, 1, seed=5)[:, :, 0]
     img[:10, :10] = 255.0
     tex, patches = grid_patches(img, 7, 10**6)  # every position
-    ok = [(y, x) for y in range(84) for x in range(64) if 0 < img[y:y + 7, x:x + 7].min()
-          and img[y:y + 7, x:x + 7].max() < 255]
+    ok = [
+        (y, x)
+        for y in range(84)
+        for x in range(64)
+        if 0 < img[y : y + 7, x : x + 7].min() and img[y : y + 7, x : x + 7].max() < 255
+    ]
     assert patches.shape == (len(ok), 49)
     y, x = ok[100]
-    np.testing.assert_array_equal(patches[100], img[y:y + 7, x:x + 7].reshape(-1))
-    p = img[y:y + 7, x:x + 7]
+    np.testing.assert_array_equal(patches[100], img[y : y + 7, x : x + 7].reshape(-1))
+    p = img[y : y + 7, x : x + 7]
     assert tex[100] == pytest.approx((np.diff(p, axis=0) ** 2).sum() + (np.diff(p, axis=1) ** 2).sum())
     few, few_patches = grid_patches(img.astype(np.uint8), 7, 500)  # any dtype; a coarser grid
     assert 0 < len(few) <= 500 and few_patches.dtype == np.float32

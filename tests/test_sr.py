@@ -378,8 +378,12 @@ def test_training_can_start_from_a_smaller_network_grown(tmp_path):
     torch.manual_seed(1)
     small = DenoiserNet(TINY)
     torch.nn.init.normal_(small.tail.weight, std=0.1)
-    save_checkpoint(tmp_path / "small.safetensors", {"net": small}, None,
-                    {"kind": "s2k-denoiser", "denoiser": TINY.to_dict()})
+    save_checkpoint(
+        tmp_path / "small.safetensors",
+        {"net": small},
+        None,
+        {"kind": "s2k-denoiser", "denoiser": TINY.to_dict()},
+    )
     big_cfg = DenoiserConfig(channels=3, unshuffle=2, widths=(8, 16, 32), blocks=(0, 2, 1))
     big = DenoiserNet(big_cfg)
     init_denoiser(big, tmp_path / "small.safetensors", grow=True)
@@ -399,8 +403,12 @@ def test_training_can_start_from_a_smaller_network_grown(tmp_path):
     for i, own in enumerate(small_rounds.nets):
         own.load_state_dict(small.state_dict())
         torch.nn.init.normal_(own.tail.weight, std=0.1 * (i + 1))
-    save_checkpoint(tmp_path / "rounds.safetensors", {"net": small_rounds}, None,
-                    {"kind": "s2k-denoiser", "denoiser": TINY.to_dict(), "rounds": 2})
+    save_checkpoint(
+        tmp_path / "rounds.safetensors",
+        {"net": small_rounds},
+        None,
+        {"kind": "s2k-denoiser", "denoiser": TINY.to_dict(), "rounds": 2},
+    )
     init_denoiser(rounds, tmp_path / "rounds.safetensors", grow=True)
     with torch.no_grad():
         for i in range(2):
@@ -434,9 +442,19 @@ def _tiny_run_config(tmp_path, train_shape, val_shape, seed, **fields) -> Denois
 
 def test_denoiser_training_export_and_load(tmp_path):
     cfg = _tiny_run_config(
-        tmp_path, (80, 96), (40, 48), seed=10,
-        val_crop=32, val_every=30, iterations=60, patch_size=32, log_every=1, checkpoint_every=30, lr=5e-3,
-        sigma_min=25.0, sigma_max=35.0,
+        tmp_path,
+        (80, 96),
+        (40, 48),
+        seed=10,
+        val_crop=32,
+        val_every=30,
+        iterations=60,
+        patch_size=32,
+        log_every=1,
+        checkpoint_every=30,
+        lr=5e-3,
+        sigma_min=25.0,
+        sigma_max=35.0,
     )
     run = tmp_path / "run"
     summary = train_denoiser(cfg, run, progress=False)
@@ -707,8 +725,15 @@ def test_sr_batch_is_the_periodic_degradation(tmp_path):
 
 
 def test_padded_sr_batch_has_real_borders(tmp_path):
-    cfg0 = _sr_config(tmp_path, sr_borders="padded", sr_photo_fraction=0.0, sr_scales=(2,), patch_size=24,
-                      sr_families=("gaussian",), sr_noisy_fraction=0.0)
+    cfg0 = _sr_config(
+        tmp_path,
+        sr_borders="padded",
+        sr_photo_fraction=0.0,
+        sr_scales=(2,),
+        patch_size=24,
+        sr_families=("gaussian",),
+        sr_noisy_fraction=0.0,
+    )
     pool = load_hr_pool(cfg0.train_dirs, progress=False)
     # s2k's convention: exactly what s2k.degrade makes of the HR crop (symmetric borders)
     batch = make_sr_batch(pool, cfg0, np.random.default_rng(5), sr_kernel_sampler(cfg0))
@@ -719,8 +744,15 @@ def test_padded_sr_batch_has_real_borders(tmp_path):
         diff = np.abs(batch.lr[b].double().numpy().transpose(1, 2, 0) - expect)
         assert diff.max() <= 1 and np.mean(diff == 0) > 0.99  # float32 vs float64 rounding ties only
     # photo-like: the LR border saw content beyond the crop, so it differs there, and agrees inside
-    cfg1 = _sr_config(tmp_path, sr_borders="padded", sr_photo_fraction=1.0, sr_scales=(2,), patch_size=24,
-                      sr_families=("gaussian",), sr_noisy_fraction=0.0)
+    cfg1 = _sr_config(
+        tmp_path,
+        sr_borders="padded",
+        sr_photo_fraction=1.0,
+        sr_scales=(2,),
+        patch_size=24,
+        sr_families=("gaussian",),
+        sr_noisy_fraction=0.0,
+    )
     batch = make_sr_batch(pool, cfg1, np.random.default_rng(5), sr_kernel_sampler(cfg1))
     assert batch.hr.shape == (4, 3, 24, 24) and batch.lr.shape == (4, 3, 12, 12)
     border_diff = []
@@ -771,8 +803,10 @@ def test_views_cycle_through_the_eight_flips_and_rotations():
 
     assert PnPConfig().cycle_views
     for prior, same in ((_smooth_denoiser, True), (shift, False)):
-        outs = [pnp_torch(lr, k, 2, 0.0, prior, PnPConfig(iterations=4, dtype="float64", cycle_views=c))
-                for c in (False, True)]
+        outs = [
+            pnp_torch(lr, k, 2, 0.0, prior, PnPConfig(iterations=4, dtype="float64", cycle_views=c))
+            for c in (False, True)
+        ]
         assert torch.allclose(*outs, atol=1e-9) == same
 
 
@@ -807,8 +841,12 @@ def test_prior_trained_through_the_unrolled_loop(tmp_path):
     assert loss(trained) < 0.9 * loss(start), (loss(start), loss(trained))
     # init checks the network
     other = DenoiserConfig(channels=3, unshuffle=2, widths=(8, 8), blocks=(0, 1))
-    save_checkpoint(tmp_path / "other.safetensors", {"net": DenoiserNet(other)}, None,
-                    {"kind": "s2k-denoiser", "denoiser": other.to_dict()})
+    save_checkpoint(
+        tmp_path / "other.safetensors",
+        {"net": DenoiserNet(other)},
+        None,
+        {"kind": "s2k-denoiser", "denoiser": other.to_dict()},
+    )
     with pytest.raises(S2KError, match="differs"):
         cfg = _sr_config(tmp_path, init=str(tmp_path / "other.safetensors"))
         train_denoiser(cfg, tmp_path / "r2", progress=False)

@@ -184,8 +184,21 @@ def test_sr_noise_auto_estimates_the_level_and_restores_the_noisy_photo(tmp_path
     assert "looks noisy" in captured.err and "--backend pnp" in captured.err
     assert "(estimated)" not in captured.out and (tmp_path / "sftmd.png").is_file()
     write_image(tmp_path / "tiny.png", lr[:20, :20])  # 4 blocks of 8×8: too few to tell
-    assert main(["sr", str(tmp_path / "tiny.png"), "-s", "2", "--kernel", str(tmp_path / "k.npy"), "-o",
-                 str(tmp_path / "tiny_sr.png")]) == 0
+    assert (
+        main(
+            [
+                "sr",
+                str(tmp_path / "tiny.png"),
+                "-s",
+                "2",
+                "--kernel",
+                str(tmp_path / "k.npy"),
+                "-o",
+                str(tmp_path / "tiny_sr.png"),
+            ]
+        )
+        == 0
+    )
     assert "noise-free (too small to estimate the noise)" in capsys.readouterr().out
 
 
@@ -214,4 +227,3 @@ def test_sr_jpeg_input_gets_the_jpeg_noise_floor(tmp_path, capsys):
     np.testing.assert_array_equal(res.image.round(), auto)
     with pytest.raises(S2KError, match="noise_floor applies with noise='auto' only"):
         super_resolve(read_image(tmp_path / "lr.jpg"), 2, k, noise=1.0, noise_floor=floor)
-

@@ -20,12 +20,19 @@ class PatchDiscriminator(nn.Module):
         ch = width
         for i in range(1, n_layers):
             nxt = min(width * 2**i, 8 * width)
-            layers += [nn.Conv2d(ch, nxt, 4, 2, 1, bias=False), nn.InstanceNorm2d(nxt, affine=True),
-                       nn.LeakyReLU(0.2, inplace=True)]
+            layers += [
+                nn.Conv2d(ch, nxt, 4, 2, 1, bias=False),
+                nn.InstanceNorm2d(nxt, affine=True),
+                nn.LeakyReLU(0.2, inplace=True),
+            ]
             ch = nxt
         nxt = min(ch * 2, 8 * width)
-        layers += [nn.Conv2d(ch, nxt, 4, 1, 1, bias=False), nn.InstanceNorm2d(nxt, affine=True),
-                   nn.LeakyReLU(0.2, inplace=True), nn.Conv2d(nxt, 1, 4, 1, 1)]
+        layers += [
+            nn.Conv2d(ch, nxt, 4, 1, 1, bias=False),
+            nn.InstanceNorm2d(nxt, affine=True),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(nxt, 1, 4, 1, 1),
+        ]
         self.net = nn.Sequential(*layers)
 
     def forward(self, spec: torch.Tensor, kmap: torch.Tensor) -> torch.Tensor:

@@ -96,8 +96,10 @@ def tiled_apply(
                 raise ValueError(f"fn returned {sr.shape[:2]} for an LR tile of {th}×{tw} at ×{scale}")
             if acc is None:  # float32 accumulator: large outputs stay within bounded memory
                 acc = np.zeros((h * scale, w * scale, sr.shape[2]), dtype=np.float32)
-            weight = ((wy / wy_sum[y0 * scale : (y0 + th) * scale])[:, None]
-                      * (wx / wx_sum[x0 * scale : (x0 + tw) * scale])[None, :])[:, :, None]
+            weight = (
+                (wy / wy_sum[y0 * scale : (y0 + th) * scale])[:, None]
+                * (wx / wx_sum[x0 * scale : (x0 + tw) * scale])[None, :]
+            )[:, :, None]
             ys, xs = slice(y0 * scale, (y0 + th) * scale), slice(x0 * scale, (x0 + tw) * scale)
             acc[ys, xs] += weight * sr
             bar.update()

@@ -62,8 +62,10 @@ class FamilyFitConfig:
         if self.noise_max > 0 and not 1 <= self.noise_groups <= self.n // 2:
             raise S2KError(f"noise_groups must be in [1, n / 2], got {self.noise_groups}")
         if self.base and self.noise_max <= 0:
-            raise S2KError("base keeps a classifier's noise-free part while noisy images are fitted: "
-                           "it needs noise_max > 0")
+            raise S2KError(
+                "base keeps a classifier's noise-free part while noisy images are fitted: "
+                "it needs noise_max > 0"
+            )
 
     def group_noise(self, group: int) -> float:
         """σ_n of the images of noise group ``group``."""
@@ -136,8 +138,10 @@ def fit_family_classifier(config: FamilyFitConfig, progress: bool = True) -> Fam
         stale = stale_estimators(base) if base.meta.get("estimators") else []
         if stale:
             changed = ", ".join(stale)
-            raise S2KError(f"{config.base} was fitted with other estimators ({changed} changed since): "
-                           "refit its noise-free part first")
+            raise S2KError(
+                f"{config.base} was fitted with other estimators ({changed} changed since): "
+                "refit its noise-free part first"
+            )
         meta["base"] = {k: v for k, v in base.meta.items() if k not in ("kind", "families", "features")}
     else:
         feats, labels = collect_features(config, progress)
@@ -147,8 +151,9 @@ def fit_family_classifier(config: FamilyFitConfig, progress: bool = True) -> Fam
     if config.noise_max > 0:
         feats, labels = collect_features(config, progress, noisy=True)
         noisy_means, noisy_precision, acc = _discriminants(feats, labels)
-        meta.update(noisy_samples_per_scale={str(s): len(labels[s]) for s in config.scales},
-                    noisy_fit_accuracy=acc)
+        meta.update(
+            noisy_samples_per_scale={str(s): len(labels[s]) for s in config.scales}, noisy_fit_accuracy=acc
+        )
     meta["wall_time_s"] = round(time.perf_counter() - t0, 1)
     meta["estimators"] = estimator_fingerprints()  # the files every part now reads its features with
     return FamilyClassifier(means, precision, meta, noisy_means, noisy_precision)

@@ -140,10 +140,13 @@ def dv_slope_weights(radii: np.ndarray, step: float = 0.05) -> np.ndarray:
     """How fast D_v grows with the radius error at each of ``radii`` (HR pixels): the mean D_v between the
     disk of radius r and those of r ± ``step``, divided by ``step``. It varies about 2× over [1, 3]
     (docs/ESTIMATOR.md); ``loss="dv"`` weights each crop's absolute error by it, relative to its mean."""
-    return np.array([
-        np.mean([kernel_dv(padded_disk(float(r) + e), padded_disk(float(r))) for e in (-step, step)]) / step
-        for r in np.asarray(radii, dtype=np.float64).ravel()
-    ])
+    return np.array(
+        [
+            np.mean([kernel_dv(padded_disk(float(r) + e), padded_disk(float(r))) for e in (-step, step)])
+            / step
+            for r in np.asarray(radii, dtype=np.float64).ravel()
+        ]
+    )
 
 
 def init_radius_net(net: RadiusNet, path: str | Path, config: RadiusNetConfig) -> None:

@@ -66,7 +66,6 @@ class CombinerFitConfig:
         if self.hidden < 1 or self.steps < 1 or self.batch_size < 1 or not self.lr > 0:
             raise S2KError("hidden, steps and batch_size must be >= 1 and lr > 0")
 
-
     def draw_noise(self, draw: int) -> float:
         """The noise level σ_n of kernel draw ``draw``."""
         return spread_level(self.noise_min, self.noise_max, draw, self.draws)
@@ -88,7 +87,7 @@ def radius_problems(reg: RadiusRegressor, cfg: CombinerFitConfig, progress: bool
     n = cfg.n or None
     total = 0
     for d in cfg.train_dirs:
-        count = len(list_images(d)[: n])
+        count = len(list_images(d)[:n])
         if count == 0:
             raise S2KError(f"no images in {d}")
         total += count * cfg.draws
